@@ -1,0 +1,75 @@
+//! Creators: the people who share links and get paid.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::api_key::Role;
+use linkledger_shared::creator::{Creator, NewCreator};
+use linkledger_shared::ids::CreatorId;
+use linkledger_shared::ports::Created;
+
+use crate::auth::Caller;
+use crate::pages::{Page, PageParams};
+use crate::ApiState;
+
+#[utoipa::path(post, path = "/api/creators", tag = "creators", request_body = NewCreator, security(("bearer" = [])),
+    responses((status = 201, body = Creator), (status = 400, body = linkledger_http::ErrorBody)))]
+pub async fn create_creator(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Json(input): Json<NewCreator>,
+) -> Result<(StatusCode, Json<Creator>), HttpError> {
+    caller.admin()?;
+    let creator = Creator::create(input, linkledger_shared::now())
+        .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
+    match state.store.create_creator(&creator).await? {
+        Created::Created => Ok((StatusCode::CREATED, Json(creator))),
+        Created::AlreadyExists => Err(HttpError::conflict("creator id collision, retry")),
+    }
+}
+
+#[utoipa::path(get, path = "/api/creators", tag = "creators", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, body = Page<Creator>)))]
+pub async fn list_creators(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Creator>>, HttpError> {
+    if let Some(own) = caller.own_creator() {
+        let me = state.store.creator(own).await?;
+        return Ok(Json(Page {
+            items: me.into_iter().collect(),
+            next_cursor: None,
+        }));
+    }
+    caller.require(&[Role::Admin, Role::Finance])?;
+    Ok(Json(
+        state
+            .store
+            .creators(page.limit(), page.cursor)
+            .await?
+            .into(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/creators/{id}", tag = "creators", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Creator), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn get_creator(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Creator>, HttpError> {
+    let id = CreatorId::parse(&id).map_err(|_| HttpError::not_found("no such creator"))?;
+    if !caller.may_see(&id) {
+        return Err(HttpError::not_found("no such creator"));
+    }
+    let creator = state
+        .store
+        .creator(&id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such creator"))?;
+    Ok(Json(creator))
+}

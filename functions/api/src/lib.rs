@@ -1,0 +1,123 @@
+//! The management API (`/api/...`), `GET /openapi.json` and `GET /health`.
+//!
+//! Every route is registered through `utoipa-axum`, so the OpenAPI document is generated from
+//! the same list that routes requests: a route cannot exist undocumented.
+
+mod auth;
+mod creators;
+mod keys;
+mod links;
+mod pages;
+mod programs;
+mod promo_codes;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use linkledger_shared::ids::LinkCode;
+use linkledger_shared::store::Store;
+
+pub use auth::Caller;
+pub use keys::{issue_key, IssueError, IssuedKey, NewApiKey};
+
+/// Called after a link changes, so a redirect served by the same process forgets its copy.
+pub type LinkChanged = Arc<dyn Fn(&LinkCode) + Send + Sync>;
+
+pub struct ApiState {
+    pub store: Store,
+    link_changed: Option<LinkChanged>,
+}
+
+impl ApiState {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            link_changed: None,
+        }
+    }
+
+    pub fn on_link_change(mut self, hook: LinkChanged) -> Self {
+        self.link_changed = Some(hook);
+        self
+    }
+
+    fn link_changed(&self, code: &LinkCode) {
+        if let Some(hook) = &self.link_changed {
+            hook(code);
+        }
+    }
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "linkledger", description = "Tracking links, conversions and commission for creator marketing."),
+    modifiers(&BearerAuth),
+    components(schemas(linkledger_http::ErrorBody))
+)]
+struct ApiDoc;
+
+/// Liveness; no store call.
+#[utoipa::path(get, path = "/health", tag = "meta", responses((status = 200, description = "`{\"status\":\"ok\"}`")))]
+async fn health() -> axum::Json<serde_json::Value> {
+    linkledger_http::health().await
+}
+
+fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(programs::create_program, programs::list_programs))
+        .routes(routes!(programs::get_program, programs::update_program))
+        .routes(routes!(programs::enrol_creator, programs::list_enrolments))
+        .routes(routes!(
+            promo_codes::create_promo_code,
+            promo_codes::list_promo_codes
+        ))
+        .routes(routes!(creators::create_creator, creators::list_creators))
+        .routes(routes!(creators::get_creator))
+        .routes(routes!(links::create_link, links::list_links))
+        .routes(routes!(links::get_link))
+        .routes(routes!(links::disable_link))
+        .routes(routes!(links::list_clicks))
+}
+
+/// The OpenAPI document of every public route (the redirect's included).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_routes().split_for_parts();
+    doc.merge(linkledger_redirect::RedirectDoc::openapi());
+    doc
+}
+
+/// `/api/...`, `/openapi.json` and `/health`, with a JSON 404 for anything else.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let (routes, _) = api_routes().split_for_parts();
+    let document = Arc::new(openapi());
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .fallback(linkledger_http::not_found)
+        .with_state(state)
+}

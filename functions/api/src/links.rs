@@ -1,0 +1,247 @@
+//! Tracking links and their clicks.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::click::ClickView;
+use linkledger_shared::destination::Destination;
+use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_shared::link::{Link, NewLink};
+use linkledger_shared::ports::{Created, StoreError};
+use linkledger_shared::store::{LinkFilter, Versioned};
+
+use crate::auth::Caller;
+use crate::pages::{Page, PageParams};
+use crate::ApiState;
+
+/// Attempts at a fresh generated code before giving up (8 characters: collisions are rare).
+const GENERATE_ATTEMPTS: usize = 5;
+
+#[utoipa::path(post, path = "/api/links", tag = "links", request_body = NewLink, security(("bearer" = [])),
+    responses((status = 201, body = Link), (status = 400, body = linkledger_http::ErrorBody),
+        (status = 403, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn create_link(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Json(input): Json<NewLink>,
+) -> Result<(StatusCode, Json<Link>), HttpError> {
+    let creator_id = match (caller.own_creator(), input.creator_id) {
+        (Some(own), Some(named)) if own != &named => {
+            return Err(HttpError::forbidden(
+                "a creator key may create links for itself only",
+            ))
+        }
+        (Some(own), _) => own.clone(),
+        (None, Some(named)) => {
+            caller.admin()?;
+            named
+        }
+        (None, None) => {
+            return Err(HttpError::bad_request(
+                "invalid_link",
+                "creator_id is required",
+            ))
+        }
+    };
+    let program = state
+        .store
+        .program(&input.program_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such program"))?
+        .record;
+    if state
+        .store
+        .enrolment(&program.id, &creator_id)
+        .await?
+        .is_none()
+    {
+        return Err(match caller.own_creator() {
+            Some(_) => HttpError::not_found("no such program"),
+            None => {
+                HttpError::bad_request("not_enrolled", "enrol the creator in the program first")
+            }
+        });
+    }
+    let destination = Destination::for_program(&input.destination, &program.allowed_domains)
+        .map_err(|e| HttpError::bad_request("invalid_destination", e.to_string()))?;
+    let now = linkledger_shared::now();
+    if input.expires_at.is_some_and(|at| at <= now) {
+        return Err(HttpError::bad_request(
+            "invalid_link",
+            "expires_at must be in the future",
+        ));
+    }
+    let chosen = match &input.code {
+        Some(code) => Some(
+            LinkCode::parse(code)
+                .map_err(|e| HttpError::bad_request("invalid_code", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let attempts = if chosen.is_some() {
+        1
+    } else {
+        GENERATE_ATTEMPTS
+    };
+    for _ in 0..attempts {
+        let link = Link {
+            code: chosen.clone().unwrap_or_else(LinkCode::generate),
+            program_id: program.id.clone(),
+            creator_id: creator_id.clone(),
+            destination: destination.clone(),
+            disabled: false,
+            expires_at: input.expires_at,
+            created_at: now,
+        };
+        if state.store.create_link(&link).await? == Created::Created {
+            return Ok((StatusCode::CREATED, Json(link)));
+        }
+    }
+    Err(HttpError::conflict("that code is taken"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    pub program: Option<String>,
+    pub creator: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/links", tag = "links", params(LinkQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<Link>)))]
+pub async fn list_links(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(query): Query<LinkQuery>,
+) -> Result<Json<Page<Link>>, HttpError> {
+    let program = match &query.program {
+        Some(p) => Some(
+            ProgramId::parse(p)
+                .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let named = match &query.creator {
+        Some(c) => Some(
+            CreatorId::parse(c)
+                .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let creator = match caller.own_creator() {
+        // A creator key lists its own links whatever it asks for.
+        Some(own) => {
+            if named.as_ref().is_some_and(|n| n != own) {
+                return Ok(Json(Page {
+                    items: vec![],
+                    next_cursor: None,
+                }));
+            }
+            Some(own.clone())
+        }
+        None => named,
+    };
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let listing = state
+        .store
+        .links(
+            &LinkFilter { program, creator },
+            page.limit(),
+            page.cursor.clone(),
+        )
+        .await?;
+    Ok(Json(listing.into()))
+}
+
+/// Loads a link the caller may see; another creator's link is simply not found.
+async fn visible_link(
+    state: &ApiState,
+    caller: &Caller,
+    code: &str,
+) -> Result<Versioned<Link>, HttpError> {
+    let code = LinkCode::parse(code).map_err(|_| HttpError::not_found("no such link"))?;
+    let link = state
+        .store
+        .link(&code)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such link"))?;
+    if !caller.may_see(&link.record.creator_id) {
+        return Err(HttpError::not_found("no such link"));
+    }
+    Ok(link)
+}
+
+#[utoipa::path(get, path = "/api/links/{code}", tag = "links", params(("code" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Link), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn get_link(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<Link>, HttpError> {
+    Ok(Json(visible_link(&state, &caller, &code).await?.record))
+}
+
+#[utoipa::path(post, path = "/api/links/{code}/disable", tag = "links", params(("code" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Link), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn disable_link(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<Link>, HttpError> {
+    caller.require(&[
+        linkledger_shared::api_key::Role::Admin,
+        linkledger_shared::api_key::Role::Creator,
+    ])?;
+    for _ in 0..3 {
+        let current = visible_link(&state, &caller, &code).await?;
+        if current.record.disabled {
+            return Ok(Json(current.record));
+        }
+        let mut link = current.record;
+        link.disabled = true;
+        match state.store.update_link(&link, current.version).await {
+            Ok(()) => {
+                state.link_changed(&link.code);
+                return Ok(Json(link));
+            }
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(HttpError::conflict("the link kept changing; retry"))
+}
+
+#[utoipa::path(get, path = "/api/links/{code}/clicks", tag = "links", params(("code" = String, Path), PageParams),
+    security(("bearer" = [])), responses((status = 200, body = Page<ClickView>), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn list_clicks(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<ClickView>>, HttpError> {
+    let link = visible_link(&state, &caller, &code).await?;
+    let listing = state
+        .store
+        .clicks_of_link(&link.record.code, page.limit(), page.cursor)
+        .await?;
+    let mut items = Vec::with_capacity(listing.items.len());
+    for click in listing.items {
+        let unique = state.store.click_is_unique(&click).await?;
+        items.push(ClickView { click, unique });
+    }
+    Ok(Json(Page {
+        items,
+        next_cursor: listing.next,
+    }))
+}

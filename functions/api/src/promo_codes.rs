@@ -1,0 +1,74 @@
+//! Promo codes: unique per program whatever their case.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::api_key::Role;
+use linkledger_shared::link::{parse_promo_code, NewPromoCode, PromoCode};
+use linkledger_shared::ports::Created;
+
+use crate::auth::Caller;
+use crate::pages::{Page, PageParams};
+use crate::programs::visible_program;
+use crate::ApiState;
+
+#[utoipa::path(post, path = "/api/programs/{id}/promo-codes", tag = "promo codes", request_body = NewPromoCode,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 201, body = PromoCode), (status = 400, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn create_promo_code(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(input): Json<NewPromoCode>,
+) -> Result<(StatusCode, Json<PromoCode>), HttpError> {
+    caller.admin()?;
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    let code =
+        parse_promo_code(&input.code).map_err(|e| HttpError::bad_request("invalid_code", e))?;
+    if state
+        .store
+        .enrolment(&program.id, &input.creator_id)
+        .await?
+        .is_none()
+    {
+        return Err(HttpError::bad_request(
+            "not_enrolled",
+            "enrol the creator in the program first",
+        ));
+    }
+    let promo = PromoCode {
+        code,
+        program_id: program.id,
+        creator_id: input.creator_id,
+        created_at: linkledger_shared::now(),
+    };
+    match state.store.create_promo_code(&promo).await? {
+        Created::Created => Ok((StatusCode::CREATED, Json(promo))),
+        Created::AlreadyExists => Err(HttpError::conflict(
+            "that promo code exists in this program (codes ignore case)",
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/programs/{id}/promo-codes", tag = "promo codes", params(("id" = String, Path), PageParams),
+    security(("bearer" = [])), responses((status = 200, body = Page<PromoCode>)))]
+pub async fn list_promo_codes(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<PromoCode>>, HttpError> {
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    let mut listing: Page<PromoCode> = state
+        .store
+        .promo_codes(&program.id, page.limit(), page.cursor)
+        .await?
+        .into();
+    if caller.role == Role::Creator {
+        listing.items.retain(|p| caller.may_see(&p.creator_id));
+    }
+    Ok(Json(listing))
+}

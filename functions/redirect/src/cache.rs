@@ -1,0 +1,66 @@
+//! The in-memory link cache: the warm redirect reads nothing from the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use linkledger_shared::ids::LinkCode;
+use linkledger_shared::link::Link;
+use linkledger_shared::program::Program;
+
+/// A link with the program it belongs to, as the redirect needs them.
+#[derive(Debug)]
+pub struct ResolvedLink {
+    pub link: Link,
+    pub program: Program,
+}
+
+/// Entries beyond this are dropped wholesale; a Lambda instance sees far fewer links.
+const MAX_ENTRIES: usize = 100_000;
+
+pub struct LinkCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<LinkCode, (Instant, Arc<ResolvedLink>)>>,
+}
+
+pub enum Cached {
+    Fresh(Arc<ResolvedLink>),
+    /// Past its TTL: refresh it, but serve it if the store cannot answer.
+    Stale(Arc<ResolvedLink>),
+    Missing,
+}
+
+impl LinkCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, code: &LinkCode) -> Cached {
+        let Ok(entries) = self.entries.read() else {
+            return Cached::Missing;
+        };
+        match entries.get(code) {
+            Some((at, link)) if at.elapsed() < self.ttl => Cached::Fresh(link.clone()),
+            Some((_, link)) => Cached::Stale(link.clone()),
+            None => Cached::Missing,
+        }
+    }
+
+    pub fn put(&self, code: LinkCode, link: Arc<ResolvedLink>) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(code, (Instant::now(), link));
+        }
+    }
+
+    pub fn forget(&self, code: &LinkCode) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(code);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The redirect function: `GET /{code}` records one click and answers `302` to the link's
+//! destination with the click id appended; `HEAD` answers the same without recording.
+
+mod cache;
+mod target;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use linkledger_http::{client_ip, HttpError, Path};
+use linkledger_shared::click::{is_bot, Click, VisitorKey, RETENTION_MARGIN_DAYS};
+use linkledger_shared::ids::{ClickId, LinkCode};
+use linkledger_shared::link::LinkState;
+use linkledger_shared::store::Store;
+
+pub use cache::{LinkCache, ResolvedLink};
+
+/// The redirect's part of the OpenAPI document (merged by the API function).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(redirect))]
+pub struct RedirectDoc;
+
+pub struct RedirectState {
+    store: Store,
+    cache: LinkCache,
+    visitor_key: VisitorKey,
+    click_write_failures: AtomicU64,
+}
+
+impl RedirectState {
+    pub fn new(store: Store, visitor_key: VisitorKey, cache_ttl: Duration) -> Self {
+        Self {
+            store,
+            cache: LinkCache::new(cache_ttl),
+            visitor_key,
+            click_write_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Clicks whose write failed while the shopper was still redirected.
+    pub fn click_write_failures(&self) -> u64 {
+        self.click_write_failures.load(Ordering::Relaxed)
+    }
+
+    /// Drops a link from this instance's cache (the API calls it after a change locally).
+    pub fn forget(&self, code: &LinkCode) {
+        self.cache.forget(code);
+    }
+
+    async fn resolve(&self, code: &LinkCode) -> Result<Option<Arc<ResolvedLink>>, HttpError> {
+        let stale = match self.cache.get(code) {
+            cache::Cached::Fresh(link) => return Ok(Some(link)),
+            cache::Cached::Stale(link) => Some(link),
+            cache::Cached::Missing => None,
+        };
+        match self.load(code).await {
+            Ok(Some(resolved)) => {
+                let resolved = Arc::new(resolved);
+                self.cache.put(code.clone(), resolved.clone());
+                Ok(Some(resolved))
+            }
+            Ok(None) => {
+                self.cache.forget(code);
+                Ok(None)
+            }
+            Err(err) => match stale {
+                // A known link keeps redirecting while the store is down.
+                Some(link) => {
+                    tracing::warn!(error = %err, "link refresh failed, serving the cached copy");
+                    Ok(Some(link))
+                }
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    async fn load(
+        &self,
+        code: &LinkCode,
+    ) -> Result<Option<ResolvedLink>, linkledger_shared::ports::StoreError> {
+        let Some(link) = self.store.link(code).await? else {
+            return Ok(None);
+        };
+        let Some(program) = self.store.program(&link.record.program_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(ResolvedLink {
+            link: link.record,
+            program: program.record,
+        }))
+    }
+}
+
+/// The redirect routes; `/health` is served by the API function.
+pub fn router(state: Arc<RedirectState>) -> Router {
+    Router::new()
+        .route("/{code}", get(redirect))
+        .with_state(state)
+}
+
+/// Shopper-facing redirect. The OpenAPI description lives in the API crate's document.
+#[utoipa::path(
+    get,
+    path = "/{code}",
+    tag = "redirect",
+    params(("code" = String, Path, description = "The link's short code")),
+    responses(
+        (status = 302, description = "To the destination, with the click id appended; `HEAD` records nothing"),
+        (status = 404, description = "Unknown code", body = linkledger_http::ErrorBody),
+        (status = 410, description = "Disabled or expired link", body = linkledger_http::ErrorBody),
+    )
+)]
+pub async fn redirect(
+    State(state): State<Arc<RedirectState>>,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Result<Response, HttpError> {
+    let Ok(code) = LinkCode::parse(&code) else {
+        return Err(HttpError::not_found("no such link"));
+    };
+    let Some(resolved) = state.resolve(&code).await? else {
+        return Err(HttpError::not_found("no such link"));
+    };
+    let now = linkledger_shared::now();
+    match resolved.link.state(now) {
+        LinkState::Active => {}
+        LinkState::Disabled => {
+            return Err(HttpError::new(
+                StatusCode::GONE,
+                "link_disabled",
+                "this link was disabled",
+            ))
+        }
+        LinkState::Expired => {
+            return Err(HttpError::new(
+                StatusCode::GONE,
+                "link_expired",
+                "this link has expired",
+            ))
+        }
+    }
+
+    let at_ms = linkledger_shared::now_ms();
+    let click_id = ClickId::generate(at_ms);
+    let location = target::location(&resolved, uri.query(), &click_id)
+        .map_err(|reason| HttpError::new(StatusCode::GONE, "destination_not_allowed", reason))?;
+
+    if method == Method::GET {
+        let user_agent = header_str(&headers, header::USER_AGENT);
+        let ip = client_ip(&headers, request.extensions());
+        let click = Click {
+            id: click_id,
+            link_code: code,
+            program_id: resolved.link.program_id.clone(),
+            creator_id: resolved.link.creator_id.clone(),
+            at_ms,
+            visitor: state.visitor_key.visitor(&ip, user_agent),
+            bot: is_bot(user_agent),
+            country: country(&headers),
+            referrer_host: referrer_host(&headers),
+        };
+        let expires = now
+            + time::Duration::days(
+                i64::from(resolved.program.attribution_window_days) + RETENTION_MARGIN_DAYS,
+            );
+        if let Err(err) = state.store.record_click(&click, expires).await {
+            // The shopper still gets where they were going; the loss is logged and counted.
+            state.click_write_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %err, link = %click.link_code, "click write failed; redirecting anyway");
+        }
+    }
+
+    let location = HeaderValue::from_str(&location).map_err(|_| {
+        HttpError::new(
+            StatusCode::GONE,
+            "destination_not_allowed",
+            "destination is not a valid header",
+        )
+    })?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response())
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Two upper-case letters from CloudFront's viewer-country header, else nothing.
+fn country(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("cloudfront-viewer-country")?.to_str().ok()?;
+    (value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())).then(|| value.to_string())
+}
+
+/// The referrer's host only: paths and queries can carry personal data.
+fn referrer_host(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    url.host_str().map(|h| h.chars().take(253).collect())
+}

@@ -1,0 +1,117 @@
+//! `serve --demo`: a program, a creator, a link and a promo code, seeded idempotently under
+//! fixed ids, and a fresh admin key with a walkthrough that works when pasted.
+
+use linkledger_api::{issue_key, NewApiKey};
+use linkledger_shared::api_key::Role;
+use linkledger_shared::creator::{email_hash, Creator, Enrolment};
+use linkledger_shared::destination::{Destination, Domain};
+use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_shared::link::{Link, PromoCode};
+use linkledger_shared::money::{BasisPoints, Currency, Money};
+use linkledger_shared::program::{CommissionPlan, Precedence, Program, SaleCommission};
+use linkledger_shared::store::Store;
+
+pub const PROGRAM: &str = "prg_demo000000000000000000";
+pub const CREATOR: &str = "cre_anna000000000000000000";
+pub const LINK: &str = "anna10";
+pub const PROMO: &str = "ANNA10";
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
+    let now = linkledger_shared::now();
+    let usd = Currency::parse("USD")?;
+    let domains = vec![Domain::parse("example.com")?];
+    let program = Program {
+        id: ProgramId::parse(PROGRAM)?,
+        name: "Demo Skincare".into(),
+        currency: usd,
+        allowed_domains: domains.clone(),
+        click_param: "ll_click".into(),
+        attribution_window_days: 30,
+        holding_days: 30,
+        min_payout: Money::parse_decimal("50.00", usd)?,
+        precedence: Precedence::Click,
+        plan: CommissionPlan {
+            sale: Some(SaleCommission::RateBps(BasisPoints::new(1000)?)),
+            ..CommissionPlan::default()
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    program.validate()?;
+    store.create_program(&program).await?;
+    let creator = Creator {
+        id: CreatorId::parse(CREATOR)?,
+        name: "Anna".into(),
+        payout_email: "anna@example.com".into(),
+        email_hash: email_hash("anna@example.com"),
+        created_at: now,
+    };
+    store.create_creator(&creator).await?;
+    if store.enrolment(&program.id, &creator.id).await?.is_none() {
+        store
+            .enrol(&Enrolment {
+                program_id: program.id.clone(),
+                creator_id: creator.id.clone(),
+                rate_override: None,
+                enrolled_at: now,
+            })
+            .await?;
+    }
+    store
+        .create_link(&Link {
+            code: LinkCode::parse(LINK)?,
+            program_id: program.id.clone(),
+            creator_id: creator.id.clone(),
+            destination: Destination::for_program(
+                "https://shop.example.com/serum?ref=ig",
+                &domains,
+            )?,
+            disabled: false,
+            expires_at: None,
+            created_at: now,
+        })
+        .await?;
+    store
+        .create_promo_code(&PromoCode {
+            code: PROMO.into(),
+            program_id: program.id.clone(),
+            creator_id: creator.id.clone(),
+            created_at: now,
+        })
+        .await?;
+
+    let key = issue_key(
+        store,
+        NewApiKey {
+            role: Role::Admin,
+            creator_id: None,
+            label: Some("demo".into()),
+        },
+    )
+    .await?;
+    println!(
+        r#"
+linkledger demo is ready at {base}
+  program {PROGRAM} (USD, 10 % per sale), creator {CREATOR}, link /{LINK}, promo code {PROMO}
+
+Paste into another terminal:
+
+  export LL={base} KEY={key}
+  curl -s $LL/health
+  curl -s -o /dev/null -w '%{{http_code}} -> %{{redirect_url}}\n' "$LL/{LINK}?utm_source=instagram"
+  curl -s "$LL/api/links/{LINK}/clicks" -H "Authorization: Bearer $KEY"
+  curl -s $LL/api/programs -H "Authorization: Bearer $KEY"
+  curl -s -X POST $LL/api/creators -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{{"name":"Ben","payout_email":"ben@example.com"}}'
+  curl -s -X POST $LL/api/links -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{{"program_id":"{PROGRAM}","creator_id":"{CREATOR}","destination":"https://shop.example.com/mask","code":"anna-mask"}}'
+  curl -s -X POST $LL/api/links -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{{"program_id":"{PROGRAM}","creator_id":"{CREATOR}","destination":"https://shop.example.com@evil.com/"}}'
+  curl -s $LL/openapi.json | head -c 300; echo
+"#,
+        key = key.key
+    );
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `linkledger`: the whole product in one process on embedded SQLite: the same routers the
+//! Lambdas serve, plus the CLI (`serve`, `keys create`).
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use linkledger_api::{issue_key, ApiState, NewApiKey};
+use linkledger_redirect::RedirectState;
+use linkledger_shared::api_key::Role;
+use linkledger_shared::click::VisitorKey;
+use linkledger_shared::config::{Backend, Backends, Config};
+use linkledger_shared::ids::{random_token, CreatorId};
+
+#[derive(Parser)]
+#[command(
+    name = "linkledger",
+    version,
+    about = "Tracking links, conversions and commission for creator marketing"
+)]
+struct Cli {
+    /// SQLite database file (sets LINKLEDGER_BACKEND=sqlite).
+    #[arg(long, global = true, env = "LINKLEDGER_DB")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the redirect and the API on one address.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// Seed a demo program, creator, link and promo code (idempotent) and print an admin key
+        /// with a curl walkthrough.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Mint a key and print it (shown once; stored hashed) on the configured backend.
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The creator a creator key is bound to.
+        #[arg(long)]
+        creator: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Finance,
+    Creator,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Finance => Role::Finance,
+            RoleArg::Creator => Role::Creator,
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), AnyError> {
+    let cli = Cli::parse();
+    let mut config = Config::from_env()?;
+    if let Some(path) = cli.db {
+        config.backend = Backend::Sqlite { path };
+    }
+    linkledger_shared::telemetry::init_tracing(config.log_format);
+    let backends = Backends::connect(&config.backend).await?;
+
+    match cli.command {
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    role,
+                    creator,
+                    label,
+                },
+        } => {
+            let creator_id = creator.map(|c| CreatorId::parse(&c)).transpose()?;
+            let issued = issue_key(
+                &backends.store,
+                NewApiKey {
+                    role: role.into(),
+                    creator_id,
+                    label,
+                },
+            )
+            .await?;
+            println!("{}", issued.key);
+            eprintln!(
+                "key id {} ({:?}); it is shown only this once",
+                issued.record.id, issued.record.role
+            );
+            Ok(())
+        }
+        Command::Serve { addr, demo } => serve(config, backends, addr, demo).await,
+    }
+}
+
+async fn serve(
+    config: Config,
+    backends: Backends,
+    addr: SocketAddr,
+    demo: bool,
+) -> Result<(), AnyError> {
+    let secret = match &config.click_hash_secret {
+        Some(secret) => secret.expose().to_vec(),
+        None => backends
+            .store
+            .setting_or_init("click_hash_secret", || random_token(32))
+            .await?
+            .into_bytes(),
+    };
+    let redirect = Arc::new(RedirectState::new(
+        backends.store.clone(),
+        VisitorKey::new(&secret),
+        config.link_cache_ttl,
+    ));
+    let forget = redirect.clone();
+    let api = ApiState::new(backends.store.clone())
+        .on_link_change(Arc::new(move |code| forget.forget(code)));
+    let app = linkledger_api::router(Arc::new(api)).merge(linkledger_redirect::router(redirect));
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    if demo {
+        demo::seed_and_print(&backends.store, &base).await?;
+    }
+    tracing::info!(%base, "linkledger serving");
+    if let Backend::Sqlite { .. } = config.backend {
+        tokio::spawn(purge_expired_hourly(backends.clone()));
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// DynamoDB's TTL deletes expired items in the cloud; locally this does.
+async fn purge_expired_hourly(backends: Backends) {
+    let Some(db) = backends.sqlite.clone() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.purge_expired().await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired items removed"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "purging expired items failed"),
+        }
+    }
+}

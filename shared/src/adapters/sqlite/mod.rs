@@ -1,0 +1,289 @@
+//! The embedded adapters: one SQLite file (WAL) holds the items table and the durable queues.
+//!
+//! All writes go through one writer thread that commits them in groups: it takes every job
+//! waiting in its channel (up to [`MAX_GROUP`]), runs each inside its own savepoint so one
+//! failed condition never undoes its neighbours, commits once, and only then answers each
+//! caller. A caller is therefore answered only after its write is committed, and under load
+//! one commit serves many callers. Reads use a small pool of read-only connections, which WAL
+//! lets run beside the writer.
+
+mod queue;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+pub use queue::SqliteQueue;
+pub use table::SqliteTable;
+
+use crate::ports::{OpCounts, StoreError};
+
+/// Jobs committed together at most; bounds the latency one commit adds to its first caller.
+const MAX_GROUP: usize = 512;
+const READ_POOL: usize = 8;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ver INTEGER NOT NULL,
+    expires_at INTEGER,
+    gsi1pk TEXT, gsi1sk TEXT,
+    gsi2pk TEXT, gsi2sk TEXT,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS queue_messages (
+    id TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    dead INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    sent_at_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, dead, visible_at_ms, sent_at_ms);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
+";
+
+/// How hard SQLite pushes commits to disk (`PRAGMA synchronous`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL + `synchronous=NORMAL`: a committed write survives a process crash; an OS crash or
+    /// power loss may roll back the last commits. The local default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced.
+    Full,
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A job runs on the writer's connection, or is told there is none (the group could not start).
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// A handle on one SQLite database; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteDb {
+    inner: Arc<Inner>,
+}
+
+fn unavailable(context: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("sqlite {context}: {err}"))
+}
+
+impl SqliteDb {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Durability::default())
+    }
+
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| unavailable("open", e))?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        // A larger auto-checkpoint moves the checkpoint's fsync off most commits.
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;
+             PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-32000;"
+        ))
+        .map_err(|e| unavailable("configure", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| unavailable("create schema", e))?;
+
+        let (sender, receiver) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(conn, receiver))
+            .map_err(|e| unavailable("start writer", e))?;
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                jobs: Mutex::new(sender),
+                readers: Mutex::new(Vec::new()),
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn table(&self) -> SqliteTable {
+        SqliteTable::new(self.clone())
+    }
+
+    pub fn queue(&self, name: &str) -> SqliteQueue {
+        SqliteQueue::new(self.clone(), name)
+    }
+
+    fn op_counts(&self) -> OpCounts {
+        OpCounts {
+            reads: self.inner.reads.load(Ordering::Relaxed),
+            writes: self.inner.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `work` on the writer thread inside its own savepoint and answers once committed.
+    /// An `Err` from `work` rolls back only that job's changes.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writes.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let outcome = match conn {
+                Some(conn) => in_savepoint(conn, work),
+                None => Err(unavailable("writer", "could not begin a transaction")),
+            };
+            Box::new(move |committed| {
+                let result = match committed {
+                    Ok(()) => outcome,
+                    Err(reason) => Err(StoreError::Unavailable(reason)),
+                };
+                let _ = reply.send(result);
+            })
+        });
+        {
+            let jobs = self
+                .inner
+                .jobs
+                .lock()
+                .map_err(|_| unavailable("writer", "poisoned"))?;
+            jobs.send(job)
+                .map_err(|_| unavailable("writer", "stopped"))?;
+        }
+        answer
+            .await
+            .map_err(|_| unavailable("writer", "dropped the job"))?
+    }
+
+    /// Runs `work` on a pooled read connection off the async threads.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db.take_reader()?;
+            let result = work(&conn);
+            db.give_back_reader(conn);
+            result
+        })
+        .await
+        .map_err(|e| unavailable("read task", e))?
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop());
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| unavailable("open reader", e))?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(|e| unavailable("configure reader", e))?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn give_back_reader(&self, conn: Connection) {
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READ_POOL {
+                pool.push(conn);
+            }
+        }
+    }
+
+    /// Deletes expired items (readers already ignore them); returns how many went.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = crate::ports::table::now_unix();
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                [now],
+            )
+            .map_err(|e| unavailable("purge", e))
+        })
+        .await
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")
+        .map_err(|e| unavailable("savepoint", e))?;
+    let outcome = work(conn);
+    let end = if outcome.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    conn.execute_batch(end)
+        .map_err(|e| unavailable("savepoint end", e))?;
+    outcome
+}
+
+fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let reason = format!("sqlite begin: {e}");
+            for job in group {
+                job(None)(Err(reason.clone()));
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = group.into_iter().map(|job| job(Some(&conn))).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("sqlite commit: {e}")
+        });
+        if let Err(reason) = &committed {
+            tracing::error!(error = %reason, jobs = completions.len(), "group commit failed");
+        }
+        for completion in completions {
+            completion(committed.clone());
+        }
+    }
+}

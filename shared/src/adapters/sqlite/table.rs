@@ -1,0 +1,279 @@
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{unavailable, SqliteDb};
+use crate::ports::table::now_unix;
+use crate::ports::{
+    Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError, Table,
+    WriteOp,
+};
+
+/// Largest transaction, as in DynamoDB's `TransactWriteItems`.
+const MAX_TRANSACT: usize = 100;
+/// Every string with a given prefix sorts below `prefix + PREFIX_END` (keys never hold U+10FFFF).
+const PREFIX_END: char = '\u{10FFFF}';
+
+#[derive(Clone)]
+pub struct SqliteTable {
+    db: SqliteDb,
+}
+
+impl SqliteTable {
+    pub(super) fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+}
+
+const COLUMNS: &str = "pk, sk, body, ver, expires_at, gsi1pk, gsi1sk, gsi2pk, gsi2sk";
+
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
+    let index = |pk: Option<String>, sk: Option<String>| match (pk, sk) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
+    let version: i64 = row.get(3)?;
+    Ok(Item {
+        key: Key {
+            pk: row.get(0)?,
+            sk: row.get(1)?,
+        },
+        body: row.get(2)?,
+        version: u64::try_from(version).unwrap_or_default(),
+        expires_at: row.get(4)?,
+        gsi1: index(row.get(5)?, row.get(6)?),
+        gsi2: index(row.get(7)?, row.get(8)?),
+    })
+}
+
+fn load(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+    ))
+    .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk, now], item_from_row).optional())
+    .map_err(|e| unavailable("get", e))
+}
+
+fn holds(conn: &Connection, key: &Key, condition: Condition, now: i64) -> Result<bool, StoreError> {
+    if condition == Condition::None {
+        return Ok(true);
+    }
+    let stored: Option<i64> = conn
+        .prepare_cached(
+            "SELECT ver FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        )
+        .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk, now], |r| r.get(0)).optional())
+        .map_err(|e| unavailable("condition", e))?;
+    Ok(match condition {
+        Condition::None => true,
+        Condition::NotExists => stored.is_none(),
+        Condition::Exists => stored.is_some(),
+        Condition::VersionIs(v) => stored.and_then(|s| u64::try_from(s).ok()) == Some(v),
+    })
+}
+
+fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
+    let version = i64::try_from(item.version)
+        .map_err(|_| StoreError::Invalid(format!("version {} too large", item.version)))?;
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            item.key.pk,
+            item.key.sk,
+            item.body,
+            version,
+            item.expires_at,
+            item.gsi1.as_ref().map(|k| &k.pk),
+            item.gsi1.as_ref().map(|k| &k.sk),
+            item.gsi2.as_ref().map(|k| &k.pk),
+            item.gsi2.as_ref().map(|k| &k.sk),
+        ])
+    })
+    .map_err(|e| unavailable("put", e))?;
+    Ok(())
+}
+
+fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
+        .map_err(|e| unavailable("delete", e))?;
+    Ok(())
+}
+
+fn op_key(op: &WriteOp) -> &Key {
+    match op {
+        WriteOp::Put { item, .. } => &item.key,
+        WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => key,
+    }
+}
+
+/// Cursor: the last row's (index sort key, pk, sk), so that equal index keys page correctly.
+fn encode_cursor(item: &Item, index: Index) -> String {
+    let index_sk = match index {
+        Index::Primary => &item.key.sk,
+        Index::Gsi1 => item.gsi1.as_ref().map_or(&item.key.sk, |k| &k.sk),
+        Index::Gsi2 => item.gsi2.as_ref().map_or(&item.key.sk, |k| &k.sk),
+    };
+    let parts = [
+        index_sk.as_str(),
+        item.key.pk.as_str(),
+        item.key.sk.as_str(),
+    ];
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).unwrap_or_default())
+}
+
+fn decode_cursor(cursor: &str) -> Result<[String; 3], StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+}
+
+fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreError> {
+    let (ipk, isk) = match query.index {
+        Index::Primary => ("pk", "sk"),
+        Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+        Index::Gsi2 => ("gsi2pk", "gsi2sk"),
+    };
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE {ipk} = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+    );
+    let mut args: Vec<String> = vec![query.pk.clone()];
+    match &query.range {
+        SkRange::All => {}
+        SkRange::Prefix(prefix) => {
+            sql.push_str(&format!(" AND {isk} >= ?3 AND {isk} < ?4"));
+            args.push(prefix.clone());
+            args.push(format!("{prefix}{PREFIX_END}"));
+        }
+        SkRange::Between { from, to } => {
+            sql.push_str(&format!(" AND {isk} >= ?3 AND {isk} < ?4"));
+            args.push(from.clone());
+            args.push(to.clone());
+        }
+    }
+    let (cmp, order) = if query.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some(cursor) = &query.after {
+        let [csk, cpk, csk2] = decode_cursor(cursor)?;
+        let n = args.len() + 2;
+        if query.index == Index::Primary {
+            sql.push_str(&format!(" AND sk {cmp} ?{}", n + 1));
+            args.push(csk2);
+        } else {
+            sql.push_str(&format!(
+                " AND ({isk}, pk, sk) {cmp} (?{}, ?{}, ?{})",
+                n + 1,
+                n + 2,
+                n + 3
+            ));
+            args.extend([csk, cpk, csk2]);
+        }
+    }
+    sql.push_str(&format!(
+        " ORDER BY {isk} {order}, pk {order}, sk {order} LIMIT {}",
+        query.limit + 1
+    ));
+
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(|e| unavailable("query", e))?;
+    let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(args.len() + 1);
+    bound.push(&args[0]);
+    bound.push(&now);
+    for arg in &args[1..] {
+        bound.push(arg);
+    }
+    let mut items = stmt
+        .query_map(bound.as_slice(), item_from_row)
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Item>>>())
+        .map_err(|e| unavailable("query", e))?;
+    let next = if items.len() > query.limit {
+        items.truncate(query.limit);
+        items.last().map(|last| encode_cursor(last, query.index))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl Table for SqliteTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.db.read(move |conn| load(conn, &key, now_unix())).await
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.db
+            .write(move |conn| {
+                if !holds(conn, &item.key, condition, now_unix())? {
+                    return Err(StoreError::ConditionFailed { index: 0 });
+                }
+                store(conn, &item)
+            })
+            .await
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if ops.is_empty() || ops.len() > MAX_TRANSACT {
+            return Err(StoreError::Invalid(format!(
+                "a transaction holds 1 to {MAX_TRANSACT} writes, not {}",
+                ops.len()
+            )));
+        }
+        let mut keys = HashSet::new();
+        if !ops.iter().all(|op| keys.insert(op_key(op).clone())) {
+            return Err(StoreError::Invalid(
+                "two writes on one key in a transaction".into(),
+            ));
+        }
+        self.db
+            .write(move |conn| {
+                let now = now_unix();
+                // Check every condition first, as DynamoDB does, then write.
+                for (index, op) in ops.iter().enumerate() {
+                    let condition = match op {
+                        WriteOp::Put { condition, .. }
+                        | WriteOp::Delete { condition, .. }
+                        | WriteOp::Check { condition, .. } => *condition,
+                    };
+                    if !holds(conn, op_key(op), condition, now)? {
+                        return Err(StoreError::ConditionFailed { index });
+                    }
+                }
+                for op in &ops {
+                    match op {
+                        WriteOp::Put { item, .. } => store(conn, item)?,
+                        WriteOp::Delete { key, .. } => remove(conn, key)?,
+                        WriteOp::Check { .. } => {}
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.db
+            .read(move |conn| run_query(conn, &query, now_unix()))
+            .await
+    }
+
+    fn op_counts(&self) -> OpCounts {
+        self.db.op_counts()
+    }
+}

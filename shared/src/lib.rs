@@ -1,0 +1,27 @@
+//! linkledger's domain crate: money, programs, creators, links, clicks and API keys; the
+//! ports (storage and queue traits) and both adapters (SQLite locally, DynamoDB + SQS on AWS);
+//! the repositories written once over the ports. It knows nothing of HTTP or Lambda.
+
+pub mod adapters;
+pub mod api_key;
+pub mod click;
+pub mod config;
+pub mod creator;
+pub mod destination;
+pub mod ids;
+pub mod link;
+pub mod money;
+pub mod ports;
+pub mod program;
+pub mod store;
+pub mod telemetry;
+
+/// Current UTC time; one place so tests and code agree on the clock's source.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

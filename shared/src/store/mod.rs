@@ -1,0 +1,379 @@
+//! Repositories: every record the product stores, written once against the [`Table`] port.
+//!
+//! This module is the only place that knows the single-table key layout (see `keys`); handlers
+//! and adapters never build keys themselves. Layout (pk / sk, then indexes):
+//!
+//! | record | pk | sk | gsi1 | gsi2 |
+//! |---|---|---|---|---|
+//! | program | `PROGRAM#{id}` | `PROGRAM` | `PROGRAMS` / `{id}` | |
+//! | creator | `CREATOR#{id}` | `CREATOR` | `CREATORS` / `{id}` | |
+//! | enrolment | `PROGRAM#{pid}` | `ENROL#{cid}` | | `CREATOR#{cid}` / `ENROL#{pid}` |
+//! | link | `LINK#{code}` | `LINK` | `LINKS` / `{pid}#{code}` | `CREATOR#{cid}` / `LINK#{pid}#{code}` |
+//! | promo code | `PROGRAM#{pid}` | `PROMO#{lower(code)}` | | `CREATOR#{cid}` / `PROMO#{pid}#{code}` |
+//! | click | `CLICK#{id}` | `CLICK` | `LINKCLICKS#{code}` / `{id}` | `VISIT#{code}#{visitor}` / `{id}` |
+//! | API key | `APIKEY#{sha256}` | `APIKEY` | `APIKEYS` / `{id}` | |
+//!
+//! Click ids start with their time, so an id range is a time range.
+
+mod keys;
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::api_key::{key_hash, ApiKey};
+use crate::click::{Click, UNIQUE_WINDOW_MS};
+use crate::creator::{Creator, Enrolment};
+use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
+use crate::link::{promo_key, Link, PromoCode};
+use crate::ports::{Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table};
+use crate::program::Program;
+
+/// A record and the version it was read at (for optimistic updates).
+#[derive(Clone, Debug)]
+pub struct Versioned<T> {
+    pub record: T,
+    pub version: u64,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkFilter {
+    pub program: Option<ProgramId>,
+    pub creator: Option<CreatorId>,
+}
+
+/// The records of linkledger over any [`Table`].
+#[derive(Clone)]
+pub struct Store {
+    table: Arc<dyn Table>,
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {
+    serde_json::to_string(record).map_err(|e| StoreError::Invalid(format!("encode: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(&item.body).map_err(|e| StoreError::Corrupt {
+        pk: item.key.pk.clone(),
+        sk: item.key.sk.clone(),
+        reason: e.to_string(),
+    })
+}
+
+fn decode_page<T: DeserializeOwned>(page: crate::ports::Page) -> Result<Listing<T>, StoreError> {
+    let items = page
+        .items
+        .iter()
+        .map(decode)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok(Listing {
+        items,
+        next: page.next,
+    })
+}
+
+impl Store {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub fn table(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+
+    async fn get_record<T: DeserializeOwned>(
+        &self,
+        key: Key,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        match self.table.get(&key).await? {
+            Some(item) => Ok(Some(Versioned {
+                record: decode(&item)?,
+                version: item.version,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    // Programs
+
+    pub async fn create_program(&self, program: &Program) -> Result<Created, StoreError> {
+        self.table
+            .create(keys::program_item(program, encode(program)?))
+            .await
+    }
+
+    pub async fn program(&self, id: &ProgramId) -> Result<Option<Versioned<Program>>, StoreError> {
+        self.get_record(keys::program(id)).await
+    }
+
+    /// Replaces a program if it is still at `version`; `ConditionFailed` when someone else won.
+    pub async fn update_program(&self, program: &Program, version: u64) -> Result<(), StoreError> {
+        let item = keys::program_item(program, encode(program)?).with_version(version + 1);
+        self.table.put(item, Condition::VersionIs(version)).await
+    }
+
+    pub async fn programs(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Program>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::PROGRAMS, SkRange::All)
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    // Creators and enrolments
+
+    pub async fn create_creator(&self, creator: &Creator) -> Result<Created, StoreError> {
+        self.table
+            .create(keys::creator_item(creator, encode(creator)?))
+            .await
+    }
+
+    pub async fn creator(&self, id: &CreatorId) -> Result<Option<Creator>, StoreError> {
+        Ok(self.get_record(keys::creator(id)).await?.map(|v| v.record))
+    }
+
+    pub async fn creators(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Creator>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::CREATORS, SkRange::All)
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    /// Enrols or re-enrols (replacing the rate override).
+    pub async fn enrol(&self, enrolment: &Enrolment) -> Result<(), StoreError> {
+        self.table
+            .put(
+                keys::enrolment_item(enrolment, encode(enrolment)?),
+                Condition::None,
+            )
+            .await
+    }
+
+    pub async fn enrolment(
+        &self,
+        program: &ProgramId,
+        creator: &CreatorId,
+    ) -> Result<Option<Enrolment>, StoreError> {
+        Ok(self
+            .get_record(keys::enrolment(program, creator))
+            .await?
+            .map(|v| v.record))
+    }
+
+    pub async fn enrolments_of_program(
+        &self,
+        program: &ProgramId,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Enrolment>, StoreError> {
+        let query = Query::prefix(
+            Index::Primary,
+            keys::program(program).pk,
+            keys::ENROL_PREFIX,
+        )
+        .limit(limit)
+        .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    pub async fn enrolments_of_creator(
+        &self,
+        creator: &CreatorId,
+    ) -> Result<Vec<Enrolment>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let query = Query::prefix(Index::Gsi2, keys::creator(creator).pk, keys::ENROL_PREFIX)
+                .limit(100)
+                .after(after);
+            let page: Listing<Enrolment> = decode_page(self.table.query(&query).await?)?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    // Links
+
+    /// Create-if-absent on the code: `AlreadyExists` when the code is taken.
+    pub async fn create_link(&self, link: &Link) -> Result<Created, StoreError> {
+        self.table
+            .create(keys::link_item(link, encode(link)?))
+            .await
+    }
+
+    pub async fn link(&self, code: &LinkCode) -> Result<Option<Versioned<Link>>, StoreError> {
+        self.get_record(keys::link(code)).await
+    }
+
+    pub async fn update_link(&self, link: &Link, version: u64) -> Result<(), StoreError> {
+        let item = keys::link_item(link, encode(link)?).with_version(version + 1);
+        self.table.put(item, Condition::VersionIs(version)).await
+    }
+
+    pub async fn links(
+        &self,
+        filter: &LinkFilter,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Link>, StoreError> {
+        let query = match (&filter.creator, &filter.program) {
+            (Some(creator), program) => Query::prefix(
+                Index::Gsi2,
+                keys::creator(creator).pk,
+                format!(
+                    "LINK#{}",
+                    program
+                        .as_ref()
+                        .map(|p| format!("{p}#"))
+                        .unwrap_or_default()
+                ),
+            ),
+            (None, Some(program)) => Query::prefix(Index::Gsi1, keys::LINKS, format!("{program}#")),
+            (None, None) => Query::new(Index::Gsi1, keys::LINKS, SkRange::All),
+        };
+        decode_page(self.table.query(&query.limit(limit).after(after)).await?)
+    }
+
+    // Promo codes
+
+    pub async fn create_promo_code(&self, promo: &PromoCode) -> Result<Created, StoreError> {
+        self.table
+            .create(keys::promo_item(promo, encode(promo)?))
+            .await
+    }
+
+    pub async fn promo_code(
+        &self,
+        program: &ProgramId,
+        code: &str,
+    ) -> Result<Option<PromoCode>, StoreError> {
+        Ok(self
+            .get_record(keys::promo(program, &promo_key(code)))
+            .await?
+            .map(|v| v.record))
+    }
+
+    pub async fn promo_codes(
+        &self,
+        program: &ProgramId,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<PromoCode>, StoreError> {
+        let query = Query::prefix(
+            Index::Primary,
+            keys::program(program).pk,
+            keys::PROMO_PREFIX,
+        )
+        .limit(limit)
+        .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    // Clicks
+
+    /// One write, no read: the redirect's whole storage cost.
+    pub async fn record_click(
+        &self,
+        click: &Click,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let item = keys::click_item(click, encode(click)?).expiring_at(expires_at.unix_timestamp());
+        self.table.put(item, Condition::None).await
+    }
+
+    pub async fn click(&self, id: &ClickId) -> Result<Option<Click>, StoreError> {
+        Ok(self.get_record(keys::click(id)).await?.map(|v| v.record))
+    }
+
+    /// Clicks of one link, newest first.
+    pub async fn clicks_of_link(
+        &self,
+        code: &LinkCode,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Click>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::link_clicks(code), SkRange::All)
+            .descending()
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    /// A click is unique unless the same link saw the same visitor in the hour before it.
+    /// Derived on read, so the redirect stays at one write.
+    pub async fn click_is_unique(&self, click: &Click) -> Result<bool, StoreError> {
+        let from = ClickId::time_prefix(click.at_ms - UNIQUE_WINDOW_MS + 1);
+        let query = Query::new(
+            Index::Gsi2,
+            keys::visit(&click.link_code, &click.visitor),
+            SkRange::Between {
+                from,
+                to: click.id.to_string(),
+            },
+        )
+        .limit(1);
+        Ok(self.table.query(&query).await?.items.is_empty())
+    }
+
+    /// A named secret kept in the store, created once at random (local installs only).
+    pub async fn setting_or_init(
+        &self,
+        name: &str,
+        init: impl FnOnce() -> String,
+    ) -> Result<String, StoreError> {
+        let key = keys::setting(name);
+        let item = Item::new(key.clone(), encode(&init())?);
+        self.table.create(item).await?;
+        let stored = self
+            .table
+            .get(&key)
+            .await?
+            .ok_or(StoreError::Unavailable("setting vanished".into()))?;
+        decode(&stored)
+    }
+
+    // API keys
+
+    pub async fn create_api_key(&self, key: &ApiKey, secret: &str) -> Result<Created, StoreError> {
+        self.table
+            .create(keys::api_key_item(key, &key_hash(secret), encode(key)?))
+            .await
+    }
+
+    pub async fn api_key_by_secret(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self
+            .get_record(keys::api_key(&key_hash(secret)))
+            .await?
+            .map(|v| v.record))
+    }
+
+    pub async fn api_keys(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<ApiKey>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::API_KEYS, SkRange::All)
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+}
