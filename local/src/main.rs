@@ -1,17 +1,14 @@
 //! `linkledger`: the whole product in one process on embedded SQLite: the same routers the
 //! Lambdas serve, plus the CLI (`serve`, `keys create`).
 
-mod demo;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use linkledger_api::{issue_key, ApiState, NewApiKey};
-use linkledger_redirect::RedirectState;
+use linkledger::demo;
+use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::config::{Backend, Backends, Config};
@@ -137,15 +134,11 @@ async fn serve(
             .await?
             .into_bytes(),
     };
-    let redirect = Arc::new(RedirectState::new(
+    let app = linkledger::app(
         backends.store.clone(),
         VisitorKey::new(&secret),
         config.link_cache_ttl,
-    ));
-    let forget = redirect.clone();
-    let api = ApiState::new(backends.store.clone())
-        .on_link_change(Arc::new(move |code| forget.forget(code)));
-    let app = linkledger_api::router(Arc::new(api)).merge(linkledger_redirect::router(redirect));
+    );
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -1,3 +1,4 @@
 //! Helpers shared by the end-to-end and contract tests.
 
+pub mod app;
 pub mod backends;

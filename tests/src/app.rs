@@ -1,0 +1,246 @@
+//! `TestApp`: the real composed application (the router `linkledger serve` runs) on a fresh
+//! backend, driven through HTTP with `tower::ServiceExt::oneshot`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use linkledger_api::{issue_key, NewApiKey};
+use linkledger_shared::api_key::Role;
+use linkledger_shared::click::VisitorKey;
+use linkledger_shared::ports::Table;
+use linkledger_shared::store::Store;
+
+use crate::backends::{aws_table_backend, sqlite_table, Backend};
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pub table: Arc<dyn Table>,
+    /// An admin key minted the way `linkledger keys create --role admin` does.
+    pub admin: String,
+    _backend: Backend<dyn Table>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The error code of a `{"error":{"code","message"}}` body.
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::on(sqlite_table()).await
+    }
+
+    /// `None` when AWS tests are skipped (never under `CI=true`).
+    pub async fn aws() -> Option<TestApp> {
+        Some(Self::on(aws_table_backend().await?).await)
+    }
+
+    async fn on(backend: Backend<dyn Table>) -> TestApp {
+        let table = backend.handle();
+        let store = Store::new(table.clone());
+        let router = linkledger::app(
+            store.clone(),
+            VisitorKey::new(b"test-secret"),
+            Duration::from_secs(30),
+        );
+        let admin = issue_key(
+            &store,
+            NewApiKey {
+                role: Role::Admin,
+                creator_id: None,
+                label: None,
+            },
+        )
+        .await
+        .expect("mint an admin key")
+        .key;
+        TestApp {
+            router,
+            store,
+            table,
+            admin,
+            _backend: backend,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("read the body");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// A JSON API call; `key` goes in as a bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).expect("a valid request"))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// A shopper's tap on a link.
+    pub async fn visit(&self, path_and_query: &str, ip: &str, user_agent: &str) -> Reply {
+        self.send(
+            Request::get(path_and_query)
+                .header("x-forwarded-for", ip)
+                .header("user-agent", user_agent)
+                .body(Body::empty())
+                .expect("a valid request"),
+        )
+        .await
+    }
+
+    /// A program on `brand.com` (USD, 10 %), created through the API; returns its id.
+    pub async fn program(&self) -> String {
+        let reply = self
+            .post(
+                "/api/programs",
+                &self.admin,
+                json!({
+                    "name": "Glow Serum",
+                    "currency": "USD",
+                    "allowed_domains": ["brand.com"],
+                    "plan": {"sale": {"rate_bps": 1000}}
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        reply.json["id"].as_str().expect("program id").to_string()
+    }
+
+    /// A creator enrolled in `program`, with a creator key of its own: (creator id, key).
+    pub async fn creator(&self, program: &str, name: &str) -> (String, String) {
+        let reply = self
+            .post(
+                "/api/creators",
+                &self.admin,
+                json!({"name": name, "payout_email": format!("{name}@example.com")}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        let id = reply.json["id"].as_str().expect("creator id").to_string();
+        let reply = self
+            .post(
+                &format!("/api/programs/{program}/enrolments"),
+                &self.admin,
+                json!({"creator_id": id}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        let reply = self
+            .post(
+                "/api/keys",
+                &self.admin,
+                json!({"role": "creator", "creator_id": id}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        (id, reply.json["key"].as_str().expect("key").to_string())
+    }
+
+    /// A link with a chosen code; returns the reply.
+    pub async fn link(&self, program: &str, creator: &str, code: &str, destination: &str) -> Reply {
+        self.post(
+            "/api/links",
+            &self.admin,
+            json!({"program_id": program, "creator_id": creator, "code": code, "destination": destination}),
+        )
+        .await
+    }
+
+    pub async fn clicks(&self, code: &str) -> Vec<Value> {
+        let reply = self
+            .get(&format!("/api/links/{code}/clicks"), &self.admin)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        reply.json["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Runs one async test body against SQLite and against DynamoDB on the emulator:
+/// `on_both_backends!(name, |app| async move { ... });`
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let app = $crate::app::TestApp::sqlite().await;
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                if let Some(app) = $crate::app::TestApp::aws().await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}
