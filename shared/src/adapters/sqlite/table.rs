@@ -168,7 +168,7 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     };
     if let Some(cursor) = &query.after {
         let [csk, cpk, csk2] = decode_cursor(cursor)?;
-        let n = args.len() + 2;
+        let n = args.len() + 1;
         if query.index == Index::Primary {
             sql.push_str(&format!(" AND sk {cmp} ?{}", n + 1));
             args.push(csk2);
