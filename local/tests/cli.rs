@@ -1,0 +1,216 @@
+//! The `linkledger` binary as a user runs it: `--help`, `keys create` on both backends, and
+//! `serve --demo` with its printed walkthrough pasted into a shell.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use linkledger_shared::adapters::aws::{create_table, sdk_config, DynamoTable};
+use linkledger_shared::adapters::sqlite::SqliteDb;
+use linkledger_shared::api_key::Role;
+use linkledger_shared::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
+
+fn temp_db(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!(
+        "linkledger-cli-{tag}-{}-{nanos}.db",
+        std::process::id()
+    ))
+}
+
+fn linkledger() -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "LINKLEDGER_BACKEND",
+        "LINKLEDGER_DB",
+        "LINKLEDGER_TABLE",
+        "LINKLEDGER_CLICK_HASH_SECRET",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["keys", "--help"],
+        &["keys", "create", "--help"],
+    ] {
+        let out = linkledger().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_create_bootstraps_an_admin_key_on_sqlite() {
+    let db = temp_db("keys");
+    let out = linkledger()
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "keys",
+            "create",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("llk_"));
+
+    let store = Store::new(std::sync::Arc::new(SqliteDb::open(&db).unwrap().table()));
+    let stored = store
+        .api_key_by_secret(&key)
+        .await
+        .unwrap()
+        .expect("the key is stored");
+    assert_eq!(stored.role, Role::Admin);
+    let raw = std::fs::read(&db).unwrap();
+    assert!(
+        !raw.windows(key.len()).any(|w| w == key.as_bytes()),
+        "only the hash is stored"
+    );
+}
+
+#[tokio::test]
+async fn keys_create_bootstraps_an_admin_key_on_dynamodb() {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs AWS_ENDPOINT_URL (moto_server)"
+        );
+        eprintln!("note: AWS_ENDPOINT_URL is not set, skipping");
+        return;
+    }
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let table = format!("cli-{}-{}", std::process::id(), linkledger_shared::now_ms());
+    create_table(&client, &table).await.unwrap();
+
+    let out = linkledger()
+        .env("LINKLEDGER_BACKEND", "aws")
+        .env("LINKLEDGER_TABLE", &table)
+        .args(["keys", "create", "--role", "finance", "--label", "books"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let store = Store::new(std::sync::Arc::new(DynamoTable::new(client, table)));
+    assert_eq!(
+        store.api_key_by_secret(&key).await.unwrap().unwrap().role,
+        Role::Finance
+    );
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve --demo` on a free port and returns the walkthrough it printed.
+fn serve_demo(db: &PathBuf) -> (Server, String) {
+    let mut child = linkledger()
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--demo",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = BufReader::new(stdout).lines();
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) => {
+                let done = line.contains("openapi.json");
+                text.push_str(&line);
+                text.push('\n');
+                if done {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    (server, text)
+}
+
+#[test]
+fn serve_demo_prints_a_walkthrough_that_works_when_pasted() {
+    let db = temp_db("demo");
+    let (server, walkthrough) = serve_demo(&db);
+    let script: Vec<&str> = walkthrough
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("export LL="))
+        .collect();
+    assert!(!script.is_empty(), "walkthrough printed:\n{walkthrough}");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script.join("\n"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains(r#"{"status":"ok"}"#), "{printed}");
+    assert!(
+        printed.contains(
+            "302 -> https://shop.example.com/serum?ref=ig&utm_source=instagram&ll_click="
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(r#""link_code":"anna10""#),
+        "the click is listed: {printed}"
+    );
+    assert!(
+        printed.contains(r#""code":"anna-mask""#),
+        "a new link: {printed}"
+    );
+    assert!(
+        printed.contains("invalid_destination"),
+        "the trick is refused: {printed}"
+    );
+    assert!(printed.contains(r#""openapi""#), "{printed}");
+    drop(server);
+
+    // Seeding again on the same database is a no-op, and the old data is still there.
+    let (_server, again) = serve_demo(&db);
+    assert!(again.contains("export LL="), "second start:\n{again}");
+}

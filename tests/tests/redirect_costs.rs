@@ -1,0 +1,237 @@
+//! What a redirect costs the store, counted by the adapters themselves, and what happens when
+//! the store fails: the shopper is redirected all the same.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+
+use linkledger_redirect::{router, RedirectState};
+use linkledger_shared::click::VisitorKey;
+use linkledger_shared::creator::{email_hash, Creator};
+use linkledger_shared::destination::{Destination, Domain};
+use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_shared::link::Link;
+use linkledger_shared::money::{Currency, Money};
+use linkledger_shared::ports::{
+    Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
+};
+use linkledger_shared::program::{CommissionPlan, Precedence, Program};
+use linkledger_shared::store::Store;
+use linkledger_tests::backends::{aws_table, sqlite_table};
+
+async fn seed_link(store: &Store) {
+    let now = linkledger_shared::now();
+    let usd = Currency::parse("USD").unwrap();
+    let domains = vec![Domain::parse("brand.com").unwrap()];
+    let program = Program {
+        id: ProgramId::generate(),
+        name: "p".into(),
+        currency: usd,
+        allowed_domains: domains.clone(),
+        click_param: "ll_click".into(),
+        attribution_window_days: 30,
+        holding_days: 30,
+        min_payout: Money::zero(usd),
+        precedence: Precedence::Click,
+        plan: CommissionPlan::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_program(&program).await.unwrap();
+    let creator = Creator {
+        id: CreatorId::generate(),
+        name: "c".into(),
+        payout_email: "c@example.com".into(),
+        email_hash: email_hash("c@example.com"),
+        created_at: now,
+    };
+    store.create_creator(&creator).await.unwrap();
+    let link = Link {
+        code: LinkCode::parse("warm1").unwrap(),
+        program_id: program.id,
+        creator_id: creator.id,
+        destination: Destination::for_program("https://brand.com/p", &domains).unwrap(),
+        disabled: false,
+        expires_at: None,
+        created_at: now,
+    };
+    store.create_link(&link).await.unwrap();
+}
+
+async fn tap(app: &axum::Router) -> StatusCode {
+    let request = Request::get("/warm1")
+        .header("user-agent", "Mozilla/5.0")
+        .header("x-forwarded-for", "192.0.2.1")
+        .body(Body::empty())
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
+fn diff(after: OpCounts, before: OpCounts) -> (u64, u64) {
+    (after.reads - before.reads, after.writes - before.writes)
+}
+
+async fn warm_redirect_costs_one_write_and_no_read(table: Arc<dyn Table>) {
+    let store = Store::new(table.clone());
+    seed_link(&store).await;
+    let app = router(Arc::new(RedirectState::new(
+        store,
+        VisitorKey::new(b"k"),
+        Duration::from_secs(60),
+    )));
+
+    assert_eq!(tap(&app).await, StatusCode::FOUND); // cold: loads link and program
+    for _ in 0..3 {
+        let before = table.op_counts();
+        assert_eq!(tap(&app).await, StatusCode::FOUND);
+        assert_eq!(
+            diff(table.op_counts(), before),
+            (0, 1),
+            "(reads, writes) of one warm redirect"
+        );
+    }
+}
+
+#[tokio::test]
+async fn warm_redirect_on_dynamodb_is_one_write_and_zero_reads() {
+    if let Some(table) = aws_table().await {
+        warm_redirect_costs_one_write_and_no_read(Arc::new(table)).await;
+    }
+}
+
+#[tokio::test]
+async fn warm_redirect_on_sqlite_is_one_write_and_zero_reads() {
+    let backend = sqlite_table();
+    warm_redirect_costs_one_write_and_no_read(backend.handle()).await;
+}
+
+/// Reads pass through; every write fails as if the backend were down.
+struct WritesFail(Arc<dyn Table>);
+
+#[async_trait]
+impl Table for WritesFail {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, _: Item, _: Condition) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("injected write failure".into()))
+    }
+    async fn transact(&self, _: Vec<WriteOp>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("injected write failure".into()))
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.0.query(query).await
+    }
+    fn op_counts(&self) -> OpCounts {
+        self.0.op_counts()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_click_write_still_redirects_and_is_counted() {
+    let backend = sqlite_table();
+    seed_link(&Store::new(backend.handle())).await;
+    let state = Arc::new(RedirectState::new(
+        Store::new(Arc::new(WritesFail(backend.handle()))),
+        VisitorKey::new(b"k"),
+        Duration::from_secs(60),
+    ));
+    let app = router(state.clone());
+    assert_eq!(tap(&app).await, StatusCode::FOUND);
+    assert_eq!(tap(&app).await, StatusCode::FOUND);
+    assert_eq!(state.click_write_failures(), 2);
+}
+
+/// Every call fails after the link was cached: a known link keeps redirecting.
+struct AllFail;
+
+#[async_trait]
+impl Table for AllFail {
+    async fn get(&self, _: &Key) -> Result<Option<Item>, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn put(&self, _: Item, _: Condition) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn transact(&self, _: Vec<WriteOp>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    async fn query(&self, _: &Query) -> Result<Page, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    fn op_counts(&self) -> OpCounts {
+        OpCounts::default()
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_code_while_the_store_is_down_is_503_json_not_a_panic() {
+    let app = router(Arc::new(RedirectState::new(
+        Store::new(Arc::new(AllFail)),
+        VisitorKey::new(b"k"),
+        Duration::from_secs(60),
+    )));
+    let response = app
+        .oneshot(Request::get("/warm1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_cached_link_keeps_redirecting_when_the_store_goes_down() {
+    let backend = sqlite_table();
+    seed_link(&Store::new(backend.handle())).await;
+    let switch = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    struct Switchable(Arc<dyn Table>, Arc<std::sync::atomic::AtomicBool>);
+    #[async_trait]
+    impl Table for Switchable {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            self.0.get(key).await
+        }
+        async fn put(&self, item: Item, c: Condition) -> Result<(), StoreError> {
+            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            self.0.put(item, c).await
+        }
+        async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+            self.0.transact(ops).await
+        }
+        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+            self.0.query(query).await
+        }
+        fn op_counts(&self) -> OpCounts {
+            self.0.op_counts()
+        }
+    }
+
+    // A zero TTL makes every request try to refresh the link from the store.
+    let state = Arc::new(RedirectState::new(
+        Store::new(Arc::new(Switchable(backend.handle(), switch.clone()))),
+        VisitorKey::new(b"k"),
+        Duration::ZERO,
+    ));
+    let app = router(state.clone());
+    assert_eq!(tap(&app).await, StatusCode::FOUND);
+    switch.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        tap(&app).await,
+        StatusCode::FOUND,
+        "served from the stale cached copy"
+    );
+    assert_eq!(state.click_write_failures(), 1);
+}
