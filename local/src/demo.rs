@@ -3,6 +3,7 @@
 
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::{Actor, AuditEntry};
 use linkledger_shared::creator::{email_hash, Creator, Enrolment};
 use linkledger_shared::destination::{Destination, Domain};
 use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
@@ -40,7 +41,12 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         updated_at: now,
     };
     program.validate()?;
-    store.create_program(&program).await?;
+    let demo = Actor::operator("demo");
+    let audit =
+        |action: &str, target: &str| AuditEntry::new::<()>(&demo, action, target, None, None);
+    store
+        .create_program(&program, &audit("program.create", PROGRAM))
+        .await?;
     let creator = Creator {
         id: CreatorId::parse(CREATOR)?,
         name: "Anna".into(),
@@ -48,38 +54,49 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         email_hash: email_hash("anna@example.com"),
         created_at: now,
     };
-    store.create_creator(&creator).await?;
+    store
+        .create_creator(&creator, &audit("creator.create", CREATOR))
+        .await?;
     if store.enrolment(&program.id, &creator.id).await?.is_none() {
         store
-            .enrol(&Enrolment {
-                program_id: program.id.clone(),
-                creator_id: creator.id.clone(),
-                rate_override: None,
-                enrolled_at: now,
-            })
+            .enrol(
+                &Enrolment {
+                    program_id: program.id.clone(),
+                    creator_id: creator.id.clone(),
+                    rate_override: None,
+                    enrolled_at: now,
+                },
+                &audit("enrolment.put", CREATOR),
+            )
             .await?;
     }
     store
-        .create_link(&Link {
-            code: LinkCode::parse(LINK)?,
-            program_id: program.id.clone(),
-            creator_id: creator.id.clone(),
-            destination: Destination::for_program(
-                "https://shop.example.com/serum?ref=ig",
-                &domains,
-            )?,
-            disabled: false,
-            expires_at: None,
-            created_at: now,
-        })
+        .create_link(
+            &Link {
+                code: LinkCode::parse(LINK)?,
+                program_id: program.id.clone(),
+                creator_id: creator.id.clone(),
+                destination: Destination::for_program(
+                    "https://shop.example.com/serum?ref=ig",
+                    &domains,
+                )?,
+                disabled: false,
+                expires_at: None,
+                created_at: now,
+            },
+            &audit("link.create", LINK),
+        )
         .await?;
     store
-        .create_promo_code(&PromoCode {
-            code: PROMO.into(),
-            program_id: program.id.clone(),
-            creator_id: creator.id.clone(),
-            created_at: now,
-        })
+        .create_promo_code(
+            &PromoCode {
+                code: PROMO.into(),
+                program_id: program.id.clone(),
+                creator_id: creator.id.clone(),
+                created_at: now,
+            },
+            &audit("promo_code.create", PROMO),
+        )
         .await?;
 
     let key = issue_key(
@@ -89,6 +106,7 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
             creator_id: None,
             label: Some("demo".into()),
         },
+        &demo,
     )
     .await?;
     println!(

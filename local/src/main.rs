@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use linkledger::demo;
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::Actor;
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::config::{Backend, Backends, Config};
 use linkledger_shared::ids::{random_token, CreatorId};
@@ -107,6 +108,7 @@ async fn main() -> Result<(), AnyError> {
                     creator_id,
                     label,
                 },
+                &Actor::operator("cli"),
             )
             .await?;
             println!("{}", issued.key);

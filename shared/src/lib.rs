@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod api_key;
+pub mod audit;
 pub mod click;
 pub mod config;
 pub mod creator;

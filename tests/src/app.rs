@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::Actor;
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::ports::Table;
 use linkledger_shared::store::Store;
@@ -72,6 +73,7 @@ impl TestApp {
                 creator_id: None,
                 label: None,
             },
+            &Actor::operator("test"),
         )
         .await
         .expect("mint an admin key")

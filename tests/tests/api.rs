@@ -522,6 +522,7 @@ async fn openapi_documents_every_route() {
         ("/api/links/{code}", &["get"]),
         ("/api/links/{code}/disable", &["post"]),
         ("/api/links/{code}/clicks", &["get"]),
+        ("/api/audit", &["get"]),
     ] {
         for method in methods {
             assert!(
@@ -532,3 +533,59 @@ async fn openapi_documents_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+on_both_backends!(
+    every_management_write_is_in_the_audit_log,
+    |app: TestApp| async move {
+        let program = app.program().await;
+        let (creator, creator_key) = app.creator(&program, "anna").await;
+        assert_eq!(
+            app.link(&program, &creator, "anna10", "https://brand.com/")
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        app.call(
+            Method::POST,
+            "/api/links/anna10/disable",
+            Some(&creator_key),
+            None,
+        )
+        .await;
+
+        let log = app.get("/api/audit", &app.admin).await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.json);
+        let entries = log.json["items"].as_array().unwrap();
+        let actions: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        // newest first
+        assert_eq!(
+            actions,
+            vec![
+                "link.disable",
+                "link.create",
+                "api_key.create",
+                "enrolment.put",
+                "creator.create",
+                "program.create",
+                "api_key.create"
+            ]
+        );
+        let disable = &entries[0];
+        assert_eq!(disable["target"], json!("anna10"));
+        assert_eq!(disable["actor"]["role"], json!("creator"));
+        assert_eq!(disable["before"]["disabled"], json!(false));
+        assert_eq!(disable["after"]["disabled"], json!(true));
+        assert!(
+            !log.json.to_string().contains(&creator_key),
+            "keys never reach the log"
+        );
+
+        assert_eq!(
+            app.get("/api/audit", &creator_key).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+);

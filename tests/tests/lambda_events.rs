@@ -12,6 +12,7 @@ use tower::ServiceExt;
 use linkledger_api::{issue_key, ApiState, NewApiKey};
 use linkledger_redirect::RedirectState;
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::Actor;
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::store::Store;
 use linkledger_tests::app::TestApp;
@@ -77,6 +78,7 @@ async fn api_lambda_answers_http_api_events() {
             creator_id: None,
             label: None,
         },
+        &Actor::operator("test"),
     )
     .await
     .unwrap()

@@ -10,6 +10,7 @@ use http::{Request, StatusCode};
 use tower::ServiceExt;
 
 use linkledger_redirect::{router, RedirectState};
+use linkledger_shared::audit::{Actor, AuditEntry};
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::creator::{email_hash, Creator};
 use linkledger_shared::destination::{Destination, Domain};
@@ -22,6 +23,10 @@ use linkledger_shared::ports::{
 use linkledger_shared::program::{CommissionPlan, Precedence, Program};
 use linkledger_shared::store::Store;
 use linkledger_tests::backends::{aws_table, sqlite_table};
+
+fn seeded() -> AuditEntry {
+    AuditEntry::new::<()>(&Actor::operator("test"), "seed", "test", None, None)
+}
 
 async fn seed_link(store: &Store) {
     let now = linkledger_shared::now();
@@ -41,7 +46,7 @@ async fn seed_link(store: &Store) {
         created_at: now,
         updated_at: now,
     };
-    store.create_program(&program).await.unwrap();
+    store.create_program(&program, &seeded()).await.unwrap();
     let creator = Creator {
         id: CreatorId::generate(),
         name: "c".into(),
@@ -49,7 +54,7 @@ async fn seed_link(store: &Store) {
         email_hash: email_hash("c@example.com"),
         created_at: now,
     };
-    store.create_creator(&creator).await.unwrap();
+    store.create_creator(&creator, &seeded()).await.unwrap();
     let link = Link {
         code: LinkCode::parse("warm1").unwrap(),
         program_id: program.id,
@@ -59,7 +64,7 @@ async fn seed_link(store: &Store) {
         expires_at: None,
         created_at: now,
     };
-    store.create_link(&link).await.unwrap();
+    store.create_link(&link, &seeded()).await.unwrap();
 }
 
 async fn tap(app: &axum::Router) -> StatusCode {

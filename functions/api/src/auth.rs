@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use linkledger_http::HttpError;
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::Actor;
 use linkledger_shared::ids::CreatorId;
 
 use crate::ApiState;
@@ -21,6 +22,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// This caller as the audit log names it.
+    pub fn actor(&self) -> Actor {
+        Actor::key(&self.key_id, self.role)
+    }
+
     pub fn require(&self, allowed: &[Role]) -> Result<(), HttpError> {
         if allowed.contains(&self.role) {
             Ok(())

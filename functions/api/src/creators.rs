@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::creator::{Creator, NewCreator};
 use linkledger_shared::ids::CreatorId;
 use linkledger_shared::ports::Created;
@@ -25,7 +26,14 @@ pub async fn create_creator(
     caller.admin()?;
     let creator = Creator::create(input, linkledger_shared::now())
         .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
-    match state.store.create_creator(&creator).await? {
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "creator.create",
+        &creator.id,
+        None,
+        Some(&creator),
+    );
+    match state.store.create_creator(&creator, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json(creator))),
         Created::AlreadyExists => Err(HttpError::conflict("creator id collision, retry")),
     }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use linkledger_http::{HttpError, Json, Query};
 use linkledger_shared::api_key::{ApiKey, Role};
+use linkledger_shared::audit::{Actor, AuditEntry};
 use linkledger_shared::ids::CreatorId;
 use linkledger_shared::ports::Created;
 use linkledger_shared::store::Store;
@@ -47,7 +48,11 @@ pub enum IssueError {
 }
 
 /// Mints and stores a key; used by the API and by `linkledger keys create`.
-pub async fn issue_key(store: &Store, input: NewApiKey) -> Result<IssuedKey, IssueError> {
+pub async fn issue_key(
+    store: &Store,
+    input: NewApiKey,
+    actor: &Actor,
+) -> Result<IssuedKey, IssueError> {
     if (input.role == Role::Creator) != input.creator_id.is_some() {
         return Err(IssueError::CreatorBinding);
     }
@@ -70,7 +75,18 @@ pub async fn issue_key(store: &Store, input: NewApiKey) -> Result<IssuedKey, Iss
             input.label.clone(),
             linkledger_shared::now(),
         );
-        if store.create_api_key(&minted.record, &minted.secret).await? == Created::Created {
+        let audit = AuditEntry::new(
+            actor,
+            "api_key.create",
+            &minted.record.id,
+            None,
+            Some(&minted.record),
+        );
+        if store
+            .create_api_key(&minted.record, &minted.secret, &audit)
+            .await?
+            == Created::Created
+        {
             return Ok(IssuedKey {
                 key: minted.secret,
                 record: minted.record,
@@ -87,7 +103,7 @@ pub async fn create_key(
     Json(input): Json<NewApiKey>,
 ) -> Result<(StatusCode, Json<IssuedKey>), HttpError> {
     caller.admin()?;
-    match issue_key(&state.store, input).await {
+    match issue_key(&state.store, input, &caller.actor()).await {
         Ok(issued) => {
             tracing::info!(key_id = %issued.record.id, by = %caller.key_id, "api key issued");
             Ok((StatusCode::CREATED, Json(issued)))

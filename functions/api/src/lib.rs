@@ -3,6 +3,7 @@
 //! Every route is registered through `utoipa-axum`, so the OpenAPI document is generated from
 //! the same list that routes requests: a route cannot exist undocumented.
 
+mod audit;
 mod auth;
 mod creators;
 mod keys;
@@ -97,6 +98,7 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(links::get_link))
         .routes(routes!(links::disable_link))
         .routes(routes!(links::list_clicks))
+        .routes(routes!(audit::list_audit))
 }
 
 /// The OpenAPI document of every public route (the redirect's included).

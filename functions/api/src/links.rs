@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::click::ClickView;
 use linkledger_shared::destination::Destination;
 use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
@@ -98,7 +99,14 @@ pub async fn create_link(
             expires_at: input.expires_at,
             created_at: now,
         };
-        if state.store.create_link(&link).await? == Created::Created {
+        let audit = AuditEntry::new(
+            &caller.actor(),
+            "link.create",
+            &link.code,
+            None,
+            Some(&link),
+        );
+        if state.store.create_link(&link, &audit).await? == Created::Created {
             return Ok((StatusCode::CREATED, Json(link)));
         }
     }
@@ -208,9 +216,21 @@ pub async fn disable_link(
         if current.record.disabled {
             return Ok(Json(current.record));
         }
-        let mut link = current.record;
+        let before = current.record;
+        let mut link = before.clone();
         link.disabled = true;
-        match state.store.update_link(&link, current.version).await {
+        let audit = AuditEntry::new(
+            &caller.actor(),
+            "link.disable",
+            &link.code,
+            Some(&before),
+            Some(&link),
+        );
+        match state
+            .store
+            .update_link(&link, current.version, &audit)
+            .await
+        {
             Ok(()) => {
                 state.link_changed(&link.code);
                 return Ok(Json(link));

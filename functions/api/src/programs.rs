@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::creator::{Enrolment, NewEnrolment};
 use linkledger_shared::ids::ProgramId;
 use linkledger_shared::ports::{Created, StoreError};
@@ -53,7 +54,14 @@ pub async fn create_program(
 ) -> Result<(StatusCode, Json<Program>), HttpError> {
     caller.admin()?;
     let program = Program::create(input, linkledger_shared::now()).map_err(invalid_program)?;
-    match state.store.create_program(&program).await? {
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "program.create",
+        &program.id,
+        None,
+        Some(&program),
+    );
+    match state.store.create_program(&program, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json(program))),
         Created::AlreadyExists => Err(HttpError::conflict("program id collision, retry")),
     }
@@ -112,7 +120,14 @@ pub async fn update_program(
     let updated = program
         .apply(patch, linkledger_shared::now())
         .map_err(invalid_program)?;
-    match state.store.update_program(&updated, version).await {
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "program.update",
+        &program.id,
+        Some(&program),
+        Some(&updated),
+    );
+    match state.store.update_program(&updated, version, &audit).await {
         Ok(()) => Ok(Json(updated)),
         Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
             "the program changed meanwhile; read it again and retry",
@@ -146,13 +161,24 @@ pub async fn enrol_creator(
             ));
         }
     }
+    let before = state
+        .store
+        .enrolment(&program.id, &input.creator_id)
+        .await?;
     let enrolment = Enrolment {
         program_id: program.id,
         creator_id: input.creator_id,
         rate_override: input.rate_override,
         enrolled_at: linkledger_shared::now(),
     };
-    state.store.enrol(&enrolment).await?;
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "enrolment.put",
+        format!("{}/{}", enrolment.program_id, enrolment.creator_id),
+        before.as_ref(),
+        Some(&enrolment),
+    );
+    state.store.enrol(&enrolment, &audit).await?;
     Ok((StatusCode::CREATED, Json(enrolment)))
 }
 

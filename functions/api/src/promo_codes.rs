@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::link::{parse_promo_code, NewPromoCode, PromoCode};
 use linkledger_shared::ports::Created;
 
@@ -45,7 +46,14 @@ pub async fn create_promo_code(
         creator_id: input.creator_id,
         created_at: linkledger_shared::now(),
     };
-    match state.store.create_promo_code(&promo).await? {
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "promo_code.create",
+        &promo.code,
+        None,
+        Some(&promo),
+    );
+    match state.store.create_promo_code(&promo, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json(promo))),
         Created::AlreadyExists => Err(HttpError::conflict(
             "that promo code exists in this program (codes ignore case)",

@@ -1,6 +1,7 @@
 //! The single-table key layout (documented in the module above). Nothing else builds keys.
 
 use crate::api_key::ApiKey;
+use crate::audit::AuditEntry;
 use crate::click::Click;
 use crate::creator::{Creator, Enrolment};
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
@@ -101,4 +102,13 @@ pub fn api_key_item(k: &ApiKey, hash: &str, body: String) -> Item {
 
 pub fn setting(name: &str) -> Key {
     Key::new(format!("SETTING#{name}"), "SETTING")
+}
+
+pub const AUDIT: &str = "AUDIT";
+
+/// One partition per UTC day; `gsi1` lists the whole log in time order.
+pub fn audit_item(entry: &AuditEntry, body: String) -> Item {
+    let day = entry.at.date();
+    Item::new(Key::new(format!("AUDIT#{day}"), entry.id.as_str()), body)
+        .with_gsi1(IndexKey::new(AUDIT, entry.id.as_str()))
 }

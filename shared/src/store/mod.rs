@@ -12,6 +12,7 @@
 //! | promo code | `PROGRAM#{pid}` | `PROMO#{lower(code)}` | | `CREATOR#{cid}` / `PROMO#{pid}#{code}` |
 //! | click | `CLICK#{id}` | `CLICK` | `LINKCLICKS#{code}` / `{id}` | `VISIT#{code}#{visitor}` / `{id}` |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `APIKEYS` / `{id}` | |
+//! | audit entry | `AUDIT#{yyyy-mm-dd}` | `{id}` | `AUDIT` / `{id}` | |
 //!
 //! Click ids start with their time, so an id range is a time range.
 
@@ -24,11 +25,14 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::api_key::{key_hash, ApiKey};
+use crate::audit::AuditEntry;
 use crate::click::{Click, UNIQUE_WINDOW_MS};
 use crate::creator::{Creator, Enrolment};
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use crate::link::{promo_key, Link, PromoCode};
-use crate::ports::{Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table};
+use crate::ports::{
+    Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table, WriteOp,
+};
 use crate::program::Program;
 
 /// A record and the version it was read at (for optimistic updates).
@@ -103,11 +107,55 @@ impl Store {
         }
     }
 
+    /// Writes `item` if `condition` holds, and the audit entry, atomically.
+    async fn put_audited(
+        &self,
+        item: Item,
+        condition: Condition,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let entry = keys::audit_item(audit, encode(audit)?);
+        self.table
+            .transact(vec![
+                WriteOp::Put { item, condition },
+                WriteOp::Put {
+                    item: entry,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+    }
+
+    /// Create-if-absent with its audit entry, atomically.
+    async fn create_audited(&self, item: Item, audit: &AuditEntry) -> Result<Created, StoreError> {
+        match self.put_audited(item, Condition::NotExists, audit).await {
+            Ok(()) => Ok(Created::Created),
+            Err(StoreError::ConditionFailed { index: 0 }) => Ok(Created::AlreadyExists),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_log(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<AuditEntry>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::AUDIT, SkRange::All)
+            .descending()
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
     // Programs
 
-    pub async fn create_program(&self, program: &Program) -> Result<Created, StoreError> {
-        self.table
-            .create(keys::program_item(program, encode(program)?))
+    pub async fn create_program(
+        &self,
+        program: &Program,
+        audit: &AuditEntry,
+    ) -> Result<Created, StoreError> {
+        self.create_audited(keys::program_item(program, encode(program)?), audit)
             .await
     }
 
@@ -116,9 +164,15 @@ impl Store {
     }
 
     /// Replaces a program if it is still at `version`; `ConditionFailed` when someone else won.
-    pub async fn update_program(&self, program: &Program, version: u64) -> Result<(), StoreError> {
+    pub async fn update_program(
+        &self,
+        program: &Program,
+        version: u64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let item = keys::program_item(program, encode(program)?).with_version(version + 1);
-        self.table.put(item, Condition::VersionIs(version)).await
+        self.put_audited(item, Condition::VersionIs(version), audit)
+            .await
     }
 
     pub async fn programs(
@@ -134,9 +188,12 @@ impl Store {
 
     // Creators and enrolments
 
-    pub async fn create_creator(&self, creator: &Creator) -> Result<Created, StoreError> {
-        self.table
-            .create(keys::creator_item(creator, encode(creator)?))
+    pub async fn create_creator(
+        &self,
+        creator: &Creator,
+        audit: &AuditEntry,
+    ) -> Result<Created, StoreError> {
+        self.create_audited(keys::creator_item(creator, encode(creator)?), audit)
             .await
     }
 
@@ -156,13 +213,9 @@ impl Store {
     }
 
     /// Enrols or re-enrols (replacing the rate override).
-    pub async fn enrol(&self, enrolment: &Enrolment) -> Result<(), StoreError> {
-        self.table
-            .put(
-                keys::enrolment_item(enrolment, encode(enrolment)?),
-                Condition::None,
-            )
-            .await
+    pub async fn enrol(&self, enrolment: &Enrolment, audit: &AuditEntry) -> Result<(), StoreError> {
+        let item = keys::enrolment_item(enrolment, encode(enrolment)?);
+        self.put_audited(item, Condition::None, audit).await
     }
 
     pub async fn enrolment(
@@ -214,9 +267,12 @@ impl Store {
     // Links
 
     /// Create-if-absent on the code: `AlreadyExists` when the code is taken.
-    pub async fn create_link(&self, link: &Link) -> Result<Created, StoreError> {
-        self.table
-            .create(keys::link_item(link, encode(link)?))
+    pub async fn create_link(
+        &self,
+        link: &Link,
+        audit: &AuditEntry,
+    ) -> Result<Created, StoreError> {
+        self.create_audited(keys::link_item(link, encode(link)?), audit)
             .await
     }
 
@@ -224,9 +280,15 @@ impl Store {
         self.get_record(keys::link(code)).await
     }
 
-    pub async fn update_link(&self, link: &Link, version: u64) -> Result<(), StoreError> {
+    pub async fn update_link(
+        &self,
+        link: &Link,
+        version: u64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let item = keys::link_item(link, encode(link)?).with_version(version + 1);
-        self.table.put(item, Condition::VersionIs(version)).await
+        self.put_audited(item, Condition::VersionIs(version), audit)
+            .await
     }
 
     pub async fn links(
@@ -255,9 +317,12 @@ impl Store {
 
     // Promo codes
 
-    pub async fn create_promo_code(&self, promo: &PromoCode) -> Result<Created, StoreError> {
-        self.table
-            .create(keys::promo_item(promo, encode(promo)?))
+    pub async fn create_promo_code(
+        &self,
+        promo: &PromoCode,
+        audit: &AuditEntry,
+    ) -> Result<Created, StoreError> {
+        self.create_audited(keys::promo_item(promo, encode(promo)?), audit)
             .await
     }
 
@@ -353,10 +418,14 @@ impl Store {
 
     // API keys
 
-    pub async fn create_api_key(&self, key: &ApiKey, secret: &str) -> Result<Created, StoreError> {
-        self.table
-            .create(keys::api_key_item(key, &key_hash(secret), encode(key)?))
-            .await
+    pub async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        secret: &str,
+        audit: &AuditEntry,
+    ) -> Result<Created, StoreError> {
+        let item = keys::api_key_item(key, &key_hash(secret), encode(key)?);
+        self.create_audited(item, audit).await
     }
 
     pub async fn api_key_by_secret(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {

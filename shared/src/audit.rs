@@ -1,0 +1,75 @@
+//! The audit log: every management write, with who, what, when, and the record before and after.
+//! An entry is written in the same atomic write as the change it describes.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::api_key::Role;
+use crate::ids::ClickId;
+
+/// Who made a change: an API key, or the operator's CLI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Actor {
+    /// The API key's public id, or `cli` / `demo`.
+    pub key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl Actor {
+    pub fn key(key_id: &str, role: Role) -> Self {
+        Self {
+            key_id: key_id.to_string(),
+            role: Some(role),
+        }
+    }
+
+    pub fn operator(name: &str) -> Self {
+        Self {
+            key_id: name.to_string(),
+            role: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    /// Time-ordered id (same scheme as click ids).
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    pub actor: Actor,
+    /// `program.create`, `program.update`, `creator.create`, `enrolment.put`, `link.create`,
+    /// `link.disable`, `promo_code.create`, `api_key.create`.
+    pub action: String,
+    /// The id or code of the record changed.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+}
+
+impl AuditEntry {
+    pub fn new<T: Serialize>(
+        actor: &Actor,
+        action: &str,
+        target: impl std::fmt::Display,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Self {
+        let at = crate::now();
+        let json = |record: Option<&T>| record.and_then(|r| serde_json::to_value(r).ok());
+        Self {
+            id: ClickId::generate((at.unix_timestamp_nanos() / 1_000_000) as i64).to_string(),
+            at,
+            actor: actor.clone(),
+            action: action.to_string(),
+            target: target.to_string(),
+            before: json(before),
+            after: json(after),
+        }
+    }
+}
