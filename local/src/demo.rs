@@ -33,6 +33,10 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         holding_days: 30,
         min_payout: Money::parse_decimal("50.00", usd)?,
         precedence: Precedence::Click,
+        fallback_url: Some(Destination::for_program(
+            "https://shop.example.com/",
+            &domains,
+        )?),
         plan: CommissionPlan {
             sale: Some(SaleCommission::RateBps(BasisPoints::new(1000)?)),
             ..CommissionPlan::default()

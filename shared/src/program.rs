@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::destination::Domain;
+use crate::destination::{Destination, Domain};
 use crate::ids::{CreatorId, ProgramId};
 use crate::money::{BasisPoints, Currency, Money};
 
@@ -71,6 +71,9 @@ pub struct Program {
     pub min_payout: Money,
     pub precedence: Precedence,
     pub plan: CommissionPlan,
+    /// Where a disabled or expired link sends shoppers instead of a 410 (on an allowed domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_url: Option<Destination>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -96,6 +99,8 @@ pub struct NewProgram {
     pub min_payout: Option<Money>,
     pub precedence: Option<Precedence>,
     pub plan: Option<CommissionPlan>,
+    /// Where disabled or expired links redirect instead of answering 410.
+    pub fallback_url: Option<String>,
 }
 
 /// A partial update: only the fields present change.
@@ -110,6 +115,8 @@ pub struct ProgramPatch {
     pub min_payout: Option<Money>,
     pub precedence: Option<Precedence>,
     pub plan: Option<CommissionPlan>,
+    /// An empty string removes the fallback.
+    pub fallback_url: Option<String>,
 }
 
 pub const DEFAULT_CLICK_PARAM: &str = "ll_click";
@@ -130,6 +137,15 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ProgramError {
     }
 }
 
+fn fallback(url: Option<&str>, allowed: &[Domain]) -> Result<Option<Destination>, ProgramError> {
+    match url {
+        None | Some("") => Ok(None),
+        Some(url) => Destination::for_program(url, allowed)
+            .map(Some)
+            .map_err(|e| invalid("fallback_url", e.to_string())),
+    }
+}
+
 impl Program {
     pub fn create(input: NewProgram, now: OffsetDateTime) -> Result<Self, ProgramError> {
         let program = Program {
@@ -145,9 +161,12 @@ impl Program {
             min_payout: input.min_payout.unwrap_or(Money::zero(input.currency)),
             precedence: input.precedence.unwrap_or_default(),
             plan: input.plan.unwrap_or_default(),
+            fallback_url: None,
             created_at: now,
             updated_at: now,
         };
+        let mut program = program;
+        program.fallback_url = fallback(input.fallback_url.as_deref(), &program.allowed_domains)?;
         program.validate()?;
         Ok(program)
     }
@@ -177,6 +196,9 @@ impl Program {
         }
         if let Some(v) = patch.plan {
             next.plan = v;
+        }
+        if let Some(v) = patch.fallback_url {
+            next.fallback_url = fallback(Some(&v), &next.allowed_domains)?;
         }
         next.updated_at = now;
         next.validate()?;
@@ -238,6 +260,10 @@ impl Program {
             if let SaleCommission::Fixed(m) = rate {
                 self.check_money("plan.product_overrides", m)?;
             }
+        }
+        if let Some(url) = &self.fallback_url {
+            Destination::for_program(url.as_str(), &self.allowed_domains)
+                .map_err(|e| invalid("fallback_url", e.to_string()))?;
         }
         if plan.recurring_months > 120 {
             return Err(invalid("plan.recurring_months", "must be 0 to 120"));

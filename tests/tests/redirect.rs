@@ -209,3 +209,47 @@ on_both_backends!(reserved_paths_are_not_links, |app: TestApp| async move {
     assert_eq!(openapi.status, StatusCode::OK);
     assert!(openapi.json["paths"]["/{code}"].is_object());
 });
+
+on_both_backends!(
+    a_dead_link_goes_to_the_programs_fallback_page_when_set,
+    |app: TestApp| async move {
+        let program = app_with_link(&app, "https://brand.com/serum").await;
+        let patched = app
+            .call(
+                Method::PATCH,
+                &format!("/api/programs/{program}"),
+                Some(&app.admin),
+                Some(json!({"fallback_url": "https://brand.com/shop"})),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.json);
+        let elsewhere = app
+            .call(
+                Method::PATCH,
+                &format!("/api/programs/{program}"),
+                Some(&app.admin),
+                Some(json!({"fallback_url": "https://evil.com/"})),
+            )
+            .await;
+        assert_eq!(
+            elsewhere.status,
+            StatusCode::BAD_REQUEST,
+            "the fallback must be on an allowed domain too"
+        );
+
+        app.call(
+            Method::POST,
+            "/api/links/anna10/disable",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+        let reply = app.visit("/anna10", "192.0.2.1", BROWSER).await;
+        assert_eq!(reply.status, StatusCode::FOUND);
+        assert_eq!(reply.header("location"), "https://brand.com/shop");
+        assert!(
+            app.clicks("anna10").await.is_empty(),
+            "a dead link records no click"
+        );
+    }
+);

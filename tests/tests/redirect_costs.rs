@@ -43,6 +43,7 @@ async fn seed_link(store: &Store) {
         min_payout: Money::zero(usd),
         precedence: Precedence::Click,
         plan: CommissionPlan::default(),
+        fallback_url: None,
         created_at: now,
         updated_at: now,
     };

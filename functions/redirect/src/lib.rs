@@ -132,22 +132,17 @@ pub async fn redirect(
         return Err(HttpError::not_found("no such link"));
     };
     let now = linkledger_shared::now();
-    match resolved.link.state(now) {
-        LinkState::Active => {}
-        LinkState::Disabled => {
-            return Err(HttpError::new(
-                StatusCode::GONE,
-                "link_disabled",
-                "this link was disabled",
-            ))
-        }
-        LinkState::Expired => {
-            return Err(HttpError::new(
-                StatusCode::GONE,
-                "link_expired",
-                "this link has expired",
-            ))
-        }
+    let (code_name, message) = match resolved.link.state(now) {
+        LinkState::Active => ("", ""),
+        LinkState::Disabled => ("link_disabled", "this link was disabled"),
+        LinkState::Expired => ("link_expired", "this link has expired"),
+    };
+    if !code_name.is_empty() {
+        // A dead link goes to the program's fallback page when it has one; no click is recorded.
+        return match &resolved.program.fallback_url {
+            Some(fallback) => found(fallback.as_str()),
+            None => Err(HttpError::new(StatusCode::GONE, code_name, message)),
+        };
     }
 
     let at_ms = linkledger_shared::now_ms();
@@ -180,7 +175,12 @@ pub async fn redirect(
         }
     }
 
-    let location = HeaderValue::from_str(&location).map_err(|_| {
+    found(&location)
+}
+
+/// `302` to `location`, never cached: every tap must reach us to be counted.
+fn found(location: &str) -> Result<Response, HttpError> {
+    let location = HeaderValue::from_str(location).map_err(|_| {
         HttpError::new(
             StatusCode::GONE,
             "destination_not_allowed",
