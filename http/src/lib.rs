@@ -192,3 +192,22 @@ pub async fn health() -> axum::Json<serde_json::Value> {
 pub async fn not_found() -> HttpError {
     HttpError::not_found("no such route")
 }
+
+/// Layers every function's router gets: a panic anywhere becomes a JSON 500 instead of a
+/// dropped connection (there should be none: no `unwrap` on request data), and requests are
+/// traced at debug level (method and path; never headers, so never keys).
+pub fn with_common_layers(router: axum::Router) -> axum::Router {
+    router
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                HttpError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "unexpected error",
+                )
+                .into_response()
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

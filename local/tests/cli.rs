@@ -133,7 +133,7 @@ impl Drop for Server {
 }
 
 /// Starts `serve --demo` on a free port and returns the walkthrough it printed.
-fn serve_demo(db: &PathBuf) -> (Server, String) {
+fn serve_demo(db: &std::path::Path) -> (Server, String) {
     let mut child = linkledger()
         .args([
             "--db",

@@ -112,7 +112,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: Arc<ApiState>) -> Router {
     let (routes, _) = api_routes().split_for_parts();
     let document = Arc::new(openapi());
-    routes
+    let router = routes
         .route(
             "/openapi.json",
             get(move || {
@@ -121,5 +121,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
             }),
         )
         .fallback(linkledger_http::not_found)
-        .with_state(state)
+        .with_state(state);
+    linkledger_http::with_common_layers(router)
 }

@@ -100,9 +100,11 @@ impl RedirectState {
 
 /// The redirect routes; `/health` is served by the API function.
 pub fn router(state: Arc<RedirectState>) -> Router {
-    Router::new()
-        .route("/{code}", get(redirect))
-        .with_state(state)
+    linkledger_http::with_common_layers(
+        Router::new()
+            .route("/{code}", get(redirect))
+            .with_state(state),
+    )
 }
 
 /// Shopper-facing redirect. The OpenAPI description lives in the API crate's document.
