@@ -205,3 +205,30 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever string a creator sends, an accepted destination is https on an allowed host.
+        #[test]
+        fn an_accepted_destination_is_always_https_on_an_allowed_host(
+            prefix in prop::sample::select(vec!["https://", "HTTPS://", "https:", "//", "https:/\\", ""]),
+            middle in "[a-z.@:/\\\\%?#\t ]{0,12}",
+            host in prop::sample::select(vec!["brand.com", "shop.brand.com", "brand.com.evil.com", "evil.com", "brand.co"]),
+            rest in "[a-zA-Z0-9./?#=&@%:-]{0,20}",
+        ) {
+            let allowed = vec![Domain::parse("brand.com").unwrap()];
+            let text = format!("{prefix}{middle}{host}{rest}");
+            if let Ok(destination) = Destination::for_program(&text, &allowed) {
+                let url = destination.url().unwrap();
+                prop_assert_eq!(url.scheme(), "https");
+                let host = url.host_str().unwrap().to_string();
+                prop_assert!(host == "brand.com" || host.ends_with(".brand.com"), "{} -> {}", text, host);
+                prop_assert!(url.username().is_empty() && url.password().is_none());
+            }
+        }
+    }
+}

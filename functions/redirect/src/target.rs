@@ -48,3 +48,53 @@ pub fn location(
     }
     Ok(url.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linkledger_shared::destination::Domain;
+    use linkledger_shared::program::{NewProgram, Program};
+    use proptest::prelude::*;
+
+    fn resolved(destination: &str) -> ResolvedLink {
+        let program: NewProgram = serde_json::from_value(serde_json::json!({
+            "name": "p", "currency": "USD", "allowed_domains": ["brand.com"]
+        }))
+        .unwrap();
+        let program = Program::create(program, linkledger_shared::now()).unwrap();
+        let link = serde_json::from_value(serde_json::json!({
+            "code": "anna10", "program_id": program.id, "creator_id": "cre_aaaaaaaaaaaaaaaaaaaaaa",
+            "destination": Destination::for_program(destination, &[Domain::parse("brand.com").unwrap()]).unwrap(),
+            "disabled": false, "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        ResolvedLink { link, program }
+    }
+
+    #[test]
+    fn replaces_a_click_id_already_in_the_destination() {
+        let click = ClickId::generate(1);
+        let location = location(
+            &resolved("https://brand.com/?ll_click=old&a=1"),
+            Some("ll_click=forged"),
+            &click,
+        )
+        .unwrap();
+        assert_eq!(location, format!("https://brand.com/?a=1&ll_click={click}"));
+    }
+
+    proptest! {
+        /// No incoming query string can move the shopper off the destination's host.
+        #[test]
+        fn incoming_parameters_never_change_the_host(query in "[a-zA-Z0-9_=&%/:@.?#\\\\-]{0,80}") {
+            let click = ClickId::generate(1);
+            let query = format!("utm_source={query}&{query}");
+            let location = location(&resolved("https://shop.brand.com/p?x=1#f"), Some(&query), &click).unwrap();
+            let url = url::Url::parse(&location).unwrap();
+            prop_assert_eq!(url.host_str(), Some("shop.brand.com"));
+            prop_assert_eq!(url.fragment(), Some("f"));
+            let clicks: Vec<_> = url.query_pairs().filter(|(k, _)| k == "ll_click").collect();
+            prop_assert_eq!(clicks.len(), 1);
+        }
+    }
+}
