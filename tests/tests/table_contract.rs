@@ -757,6 +757,100 @@ async fn op_counts_count_backend_calls(table: Store) {
     );
 }
 
+/// Index entries follow the item: moved when its index key changes, gone when it is deleted,
+/// and a failed write leaves none behind.
+async fn indexes_follow_updates_and_deletes(table: Store) {
+    let in_index = |pk: &'static str| Query::new(Index::Gsi1, pk, SkRange::All);
+    let first = item("moving", "x", "1").with_gsi1(IndexKey::new("idx-a", "k1"));
+    table.put(first, Condition::None).await.unwrap();
+    assert_eq!(
+        table.query(&in_index("idx-a")).await.unwrap().items.len(),
+        1
+    );
+
+    let moved = item("moving", "x", "2")
+        .with_gsi1(IndexKey::new("idx-b", "k1"))
+        .with_version(2);
+    table.put(moved, Condition::VersionIs(1)).await.unwrap();
+    assert!(
+        table
+            .query(&in_index("idx-a"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "old entry gone"
+    );
+    let found = table.query(&in_index("idx-b")).await.unwrap().items;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].body, "2");
+
+    let stale = item("moving", "x", "3").with_gsi1(IndexKey::new("idx-c", "k1"));
+    assert!(table.put(stale, Condition::VersionIs(1)).await.is_err());
+    assert!(
+        table
+            .query(&in_index("idx-c"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a refused write indexes nothing"
+    );
+
+    let unindexed = item("moving", "x", "4").with_version(3);
+    table.put(unindexed, Condition::VersionIs(2)).await.unwrap();
+    assert!(
+        table
+            .query(&in_index("idx-b"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "dropped from the index"
+    );
+
+    let again = item("moving", "x", "5")
+        .with_gsi1(IndexKey::new("idx-d", "k1"))
+        .with_version(4);
+    table.put(again, Condition::None).await.unwrap();
+    table
+        .transact(vec![WriteOp::Delete {
+            key: Key::new("moving", "x"),
+            condition: Condition::Exists,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        table
+            .query(&in_index("idx-d"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "deleted items leave the index"
+    );
+}
+
+/// Many writes in flight, then a query: it sees every one that was answered.
+async fn a_query_sees_every_answered_write(table: Store) {
+    let writes = (0..40).map(|i| {
+        let table = table.clone();
+        tokio::spawn(async move {
+            let it = item(&format!("burst-{i}"), "x", "{}")
+                .with_gsi2(IndexKey::new("burst", format!("{i:03}")));
+            table.put(it, Condition::None).await.unwrap();
+        })
+    });
+    for write in writes.collect::<Vec<_>>() {
+        write.await.unwrap();
+    }
+    let page = table
+        .query(&Query::new(Index::Gsi2, "burst", SkRange::All).limit(100))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 40);
+}
+
 macro_rules! contract {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -798,4 +892,6 @@ contract!(
     invalid_cursor_is_rejected,
     expired_items_are_absent,
     op_counts_count_backend_calls,
+    indexes_follow_updates_and_deletes,
+    a_query_sees_every_answered_write,
 );

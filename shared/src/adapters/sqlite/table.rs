@@ -79,9 +79,51 @@ fn holds(conn: &Connection, key: &Key, condition: Condition, now: i64) -> Result
     })
 }
 
+/// The index keys an item had, for the backlog entry that keeps the index tables true.
+type IndexKeys = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn stored_index_keys(conn: &Connection, key: &Key) -> Result<Option<IndexKeys>, StoreError> {
+    conn.prepare_cached(
+        "SELECT gsi1pk, gsi1sk, gsi2pk, gsi2sk FROM items WHERE pk = ?1 AND sk = ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![key.pk, key.sk], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()
+    })
+    .map_err(|e| unavailable("read index keys", e))
+}
+
+fn item_index_keys(item: &Item) -> IndexKeys {
+    (
+        item.gsi1.as_ref().map(|k| k.pk.clone()),
+        item.gsi1.as_ref().map(|k| k.sk.clone()),
+        item.gsi2.as_ref().map(|k| k.pk.clone()),
+        item.gsi2.as_ref().map(|k| k.sk.clone()),
+    )
+}
+
+/// Notes that `key`'s index entries must be brought up to date (see `super::index`).
+fn note_index_change(conn: &Connection, key: &Key, old: &IndexKeys) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO index_backlog (pk, sk, old1pk, old1sk, old2pk, old2sk) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk, old.0, old.1, old.2, old.3]))
+    .map_err(|e| unavailable("index backlog", e))?;
+    Ok(())
+}
+
 fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
     let version = i64::try_from(item.version)
         .map_err(|_| StoreError::Invalid(format!("version {} too large", item.version)))?;
+    let new_keys = item_index_keys(item);
+    let old_keys = stored_index_keys(conn, &item.key)?;
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
@@ -92,20 +134,37 @@ fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
             item.body,
             version,
             item.expires_at,
-            item.gsi1.as_ref().map(|k| &k.pk),
-            item.gsi1.as_ref().map(|k| &k.sk),
-            item.gsi2.as_ref().map(|k| &k.pk),
-            item.gsi2.as_ref().map(|k| &k.sk),
+            new_keys.0,
+            new_keys.1,
+            new_keys.2,
+            new_keys.3,
         ])
     })
     .map_err(|e| unavailable("put", e))?;
+    let unchanged = match &old_keys {
+        Some(old) => *old == new_keys,
+        None => new_keys == (None, None, None, None),
+    };
+    if !unchanged {
+        note_index_change(
+            conn,
+            &item.key,
+            &old_keys.unwrap_or((None, None, None, None)),
+        )?;
+    }
     Ok(())
 }
 
 fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
+    let Some(old_keys) = stored_index_keys(conn, key)? else {
+        return Ok(());
+    };
     conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
         .map_err(|e| unavailable("delete", e))?;
+    if old_keys != (None, None, None, None) {
+        note_index_change(conn, key, &old_keys)?;
+    }
     Ok(())
 }
 
@@ -139,13 +198,27 @@ fn decode_cursor(cursor: &str) -> Result<[String; 3], StoreError> {
 }
 
 fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreError> {
-    let (ipk, isk) = match query.index {
-        Index::Primary => ("pk", "sk"),
-        Index::Gsi1 => ("gsi1pk", "gsi1sk"),
-        Index::Gsi2 => ("gsi2pk", "gsi2sk"),
+    // The primary index is the items table; a secondary one is its index table joined back.
+    let (from, ipk, isk) = match query.index {
+        Index::Primary => ("items i".to_string(), "i.pk", "i.sk"),
+        Index::Gsi1 => (
+            "gsi1 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
+            "g.ipk",
+            "g.isk",
+        ),
+        Index::Gsi2 => (
+            "gsi2 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
+            "g.ipk",
+            "g.isk",
+        ),
     };
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("i.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM items WHERE {ipk} = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+        "SELECT {columns} FROM {from} WHERE {ipk} = ?1 AND (i.expires_at IS NULL OR i.expires_at > ?2)"
     );
     let mut args: Vec<String> = vec![query.pk.clone()];
     match &query.range {
@@ -168,13 +241,14 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     };
     if let Some(cursor) = &query.after {
         let [csk, cpk, csk2] = decode_cursor(cursor)?;
+        // Parameters bound so far: the args plus `now`.
         let n = args.len() + 1;
         if query.index == Index::Primary {
-            sql.push_str(&format!(" AND sk {cmp} ?{}", n + 1));
+            sql.push_str(&format!(" AND i.sk {cmp} ?{}", n + 1));
             args.push(csk2);
         } else {
             sql.push_str(&format!(
-                " AND ({isk}, pk, sk) {cmp} (?{}, ?{}, ?{})",
+                " AND ({isk}, g.pk, g.sk) {cmp} (?{}, ?{}, ?{})",
                 n + 1,
                 n + 2,
                 n + 3
@@ -182,10 +256,12 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
             args.extend([csk, cpk, csk2]);
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY {isk} {order}, pk {order}, sk {order} LIMIT {}",
-        query.limit + 1
-    ));
+    let order_by = if query.index == Index::Primary {
+        format!("i.sk {order}")
+    } else {
+        format!("{isk} {order}, g.pk {order}, g.sk {order}")
+    };
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT {}", query.limit + 1));
 
     let mut stmt = conn
         .prepare_cached(&sql)
@@ -267,6 +343,11 @@ impl Table for SqliteTable {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        if query.index != Index::Primary {
+            // Secondary indexes are maintained in batches; bring them up to date first, so a
+            // query always sees every write answered before it.
+            self.db.bring_indexes_up_to_date().await?;
+        }
         let query = query.clone();
         self.db
             .read(move |conn| run_query(conn, &query, now_unix()))
