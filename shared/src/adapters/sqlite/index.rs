@@ -9,13 +9,17 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::unavailable;
 use crate::ports::StoreError;
 
 /// Longest a write waits before its index entries exist (queries never wait: they apply first).
 pub const APPLY_EVERY: Duration = Duration::from_millis(500);
+/// A backlog this long is applied without waiting for `APPLY_EVERY`.
+pub const APPLY_AT: usize = 2_000;
+/// Most entries applied in one transaction, so clicks queued behind it wait briefly.
+pub const APPLY_CHUNK: usize = 4_000;
 
 type Keys = (Option<String>, Option<String>);
 
@@ -41,22 +45,27 @@ fn index_entry(
     Ok(())
 }
 
-/// Applies every backlog entry: drop the old index entries, add the current ones. Idempotent
-/// per key, so entries for the same key in any order leave the indexes right.
-pub fn apply_backlog(conn: &Connection) -> Result<usize, StoreError> {
-    type Entry = (i64, String, String, Keys, Keys);
+/// Applies up to `max` backlog entries, oldest first: drop each old index entry, add each new
+/// one. Entries of one key are applied in the order they were written, so the last one wins.
+pub fn apply_backlog(conn: &Connection, max: usize) -> Result<usize, StoreError> {
+    type Entry = (i64, String, String, [Keys; 4]);
     let entries: Vec<Entry> = conn
         .prepare_cached(
-            "SELECT seq, pk, sk, old1pk, old1sk, old2pk, old2sk FROM index_backlog ORDER BY seq",
+            "SELECT seq, pk, sk, old1pk, old1sk, old2pk, old2sk, new1pk, new1sk, new2pk, new2sk
+             FROM index_backlog ORDER BY seq LIMIT ?1",
         )
         .and_then(|mut stmt| {
-            stmt.query_map([], |r| {
+            stmt.query_map([max as i64], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
                     r.get(2)?,
-                    (r.get(3)?, r.get(4)?),
-                    (r.get(5)?, r.get(6)?),
+                    [
+                        (r.get(3)?, r.get(4)?),
+                        (r.get(5)?, r.get(6)?),
+                        (r.get(7)?, r.get(8)?),
+                        (r.get(9)?, r.get(10)?),
+                    ],
                 ))
             })
             .and_then(|rows| rows.collect())
@@ -65,24 +74,11 @@ pub fn apply_backlog(conn: &Connection) -> Result<usize, StoreError> {
     let Some(last) = entries.last().map(|e| e.0) else {
         return Ok(0);
     };
-    for (_, pk, sk, old1, old2) in &entries {
+    for (_, pk, sk, [old1, old2, new1, new2]) in &entries {
         index_entry(conn, "gsi1", old1, pk, sk, false)?;
         index_entry(conn, "gsi2", old2, pk, sk, false)?;
-        let current: Option<(Keys, Keys)> = conn
-            .prepare_cached(
-                "SELECT gsi1pk, gsi1sk, gsi2pk, gsi2sk FROM items WHERE pk = ?1 AND sk = ?2",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![pk, sk], |r| {
-                    Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
-                })
-                .optional()
-            })
-            .map_err(|e| unavailable("read index keys", e))?;
-        if let Some((new1, new2)) = current {
-            index_entry(conn, "gsi1", &new1, pk, sk, true)?;
-            index_entry(conn, "gsi2", &new2, pk, sk, true)?;
-        }
+        index_entry(conn, "gsi1", new1, pk, sk, true)?;
+        index_entry(conn, "gsi2", new2, pk, sk, true)?;
     }
     conn.prepare_cached("DELETE FROM index_backlog WHERE seq <= ?1")
         .and_then(|mut stmt| stmt.execute([last]))
@@ -90,8 +86,15 @@ pub fn apply_backlog(conn: &Connection) -> Result<usize, StoreError> {
     Ok(entries.len())
 }
 
-pub fn backlog_is_empty(conn: &Connection) -> bool {
-    conn.prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM index_backlog)")
-        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
-        .unwrap_or(false)
+/// Applies the whole backlog (before a secondary-index query).
+pub fn apply_all(conn: &Connection) -> Result<(), StoreError> {
+    while apply_backlog(conn, APPLY_CHUNK)? == APPLY_CHUNK {}
+    Ok(())
+}
+
+/// Entries waiting (from the sequence numbers: rows are only ever trimmed from the front).
+pub fn backlog_len(conn: &Connection) -> usize {
+    conn.prepare_cached("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM index_backlog")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
+        .map_or(0, |n| usize::try_from(n).unwrap_or(0))
 }

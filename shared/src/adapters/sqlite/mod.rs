@@ -28,9 +28,9 @@ use crate::ports::{OpCounts, StoreError};
 const MAX_GROUP: usize = 512;
 const READ_POOL: usize = 8;
 /// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// A WAL beyond this many pages (256 MiB) is checkpointed even if the writer must wait.
-const WAL_LIMIT_PAGES: i64 = 65_536;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// A WAL past this many pages (32 MiB) is reset by a brief blocking checkpoint.
+const WAL_RESET_PAGES: i64 = 8_192;
 /// What the WAL file is truncated to after a checkpoint resets it.
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS gsi2 (
 CREATE TABLE IF NOT EXISTS index_backlog (
     seq INTEGER PRIMARY KEY,
     pk TEXT NOT NULL, sk TEXT NOT NULL,
-    old1pk TEXT, old1sk TEXT, old2pk TEXT, old2sk TEXT
+    old1pk TEXT, old1sk TEXT, old2pk TEXT, old2sk TEXT,
+    new1pk TEXT, new1sk TEXT, new2pk TEXT, new2sk TEXT
 );
 CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -186,8 +187,7 @@ impl SqliteDb {
 
     /// Applies the secondary-index backlog now (housekeeping: not counted as a write).
     async fn bring_indexes_up_to_date(&self) -> Result<(), StoreError> {
-        self.write_uncounted(|conn| index::apply_backlog(conn).map(|_| ()))
-            .await
+        self.write_uncounted(index::apply_all).await
     }
 
     async fn write_uncounted<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -334,14 +334,12 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     }
 }
 
+/// Applies one chunk of the index backlog in its own transaction.
 fn apply_index_backlog(conn: &Connection) {
-    if index::backlog_is_empty(conn) {
-        return;
-    }
     let applied = conn
         .execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| e.to_string())
-        .and_then(|()| match index::apply_backlog(conn) {
+        .and_then(|()| match index::apply_backlog(conn, index::APPLY_CHUNK) {
             Ok(_) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         });
@@ -367,20 +365,25 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                apply_index_backlog(&conn);
+                while index::backlog_len(&conn) > 0 {
+                    apply_index_backlog(&conn);
+                }
                 return;
             }
         }
-        if last_apply.elapsed() >= index::APPLY_EVERY {
+        let waiting = index::backlog_len(&conn);
+        if waiting >= index::APPLY_AT || (waiting > 0 && last_apply.elapsed() >= index::APPLY_EVERY)
+        {
             apply_index_backlog(&conn);
             last_apply = Instant::now();
         }
     }
 }
 
-/// Copies the WAL back into the database off the writer's path: a passive checkpoint every
-/// [`CHECKPOINT_EVERY`] (it never blocks the writer), and a blocking one only if the WAL has
-/// outgrown [`WAL_LIMIT_PAGES`] anyway, so the file stays bounded.
+/// Copies the WAL back into the database off the writer's path. A passive checkpoint (never
+/// blocks the writer) does the bulk of the copying, then the database file is fsynced from here;
+/// once the WAL passes [`WAL_RESET_PAGES`], a `RESTART` checkpoint (which holds the writer) copies
+/// the few frames left and lets the WAL start over, so it stays bounded and that pause is short.
 fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
     let Ok(conn) = Connection::open(path) else {
         return;
@@ -396,14 +399,20 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        match checkpoint("PASSIVE") {
-            Ok(wal_pages) if wal_pages > WAL_LIMIT_PAGES => {
-                if let Err(e) = checkpoint("RESTART") {
-                    tracing::warn!(error = %e, "restart checkpoint failed");
-                }
+        let wal_pages = match checkpoint("PASSIVE") {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed");
+                continue;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
+        };
+        if wal_pages > WAL_RESET_PAGES {
+            if let Ok(file) = std::fs::File::open(path) {
+                let _ = file.sync_data();
+            }
+            if let Err(e) = checkpoint("RESTART") {
+                tracing::warn!(error = %e, "restart checkpoint failed");
+            }
         }
     }
 }

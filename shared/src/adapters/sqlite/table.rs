@@ -109,12 +109,20 @@ fn item_index_keys(item: &Item) -> IndexKeys {
     )
 }
 
-/// Notes that `key`'s index entries must be brought up to date (see `super::index`).
-fn note_index_change(conn: &Connection, key: &Key, old: &IndexKeys) -> Result<(), StoreError> {
+/// Notes that `key`'s index entries move from `old` to `new` (see `super::index`).
+fn note_index_change(
+    conn: &Connection,
+    key: &Key,
+    old: &IndexKeys,
+    new: &IndexKeys,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO index_backlog (pk, sk, old1pk, old1sk, old2pk, old2sk) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO index_backlog (pk, sk, old1pk, old1sk, old2pk, old2sk, new1pk, new1sk, new2pk, new2sk)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
-    .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk, old.0, old.1, old.2, old.3]))
+    .and_then(|mut stmt| {
+        stmt.execute(params![key.pk, key.sk, old.0, old.1, old.2, old.3, new.0, new.1, new.2, new.3])
+    })
     .map_err(|e| unavailable("index backlog", e))?;
     Ok(())
 }
@@ -146,10 +154,12 @@ fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
         None => new_keys == (None, None, None, None),
     };
     if !unchanged {
+        let none = (None, None, None, None);
         note_index_change(
             conn,
             &item.key,
-            &old_keys.unwrap_or((None, None, None, None)),
+            old_keys.as_ref().unwrap_or(&none),
+            &new_keys,
         )?;
     }
     Ok(())
@@ -163,7 +173,7 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
         .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
         .map_err(|e| unavailable("delete", e))?;
     if old_keys != (None, None, None, None) {
-        note_index_change(conn, key, &old_keys)?;
+        note_index_change(conn, key, &old_keys, &(None, None, None, None))?;
     }
     Ok(())
 }
