@@ -27,10 +27,11 @@ use crate::ports::{OpCounts, StoreError};
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
 const READ_POOL: usize = 8;
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// A WAL past this many pages (32 MiB) is reset by a brief blocking checkpoint.
-const WAL_RESET_PAGES: i64 = 8_192;
+/// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
+/// index pages once, so a longer interval means fewer random writes per click.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// A WAL past this many pages (256 MiB) is reset by a blocking checkpoint.
+const WAL_RESET_PAGES: i64 = 65_536;
 /// What the WAL file is truncated to after a checkpoint resets it.
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
