@@ -255,11 +255,15 @@ pub async fn list_clicks(
         .store
         .clicks_of_link(&link.record.code, page.limit(), page.cursor)
         .await?;
-    let mut items = Vec::with_capacity(listing.items.len());
-    for click in listing.items {
-        let unique = state.store.click_is_unique(&click).await?;
-        items.push(ClickView { click, unique });
-    }
+    let unique = state.store.unique_clicks(&listing.items).await?;
+    let items = listing
+        .items
+        .into_iter()
+        .map(|click| ClickView {
+            unique: unique.contains(&click.id),
+            click,
+        })
+        .collect();
     Ok(Json(Page {
         items,
         next_cursor: listing.next,

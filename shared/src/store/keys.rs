@@ -79,17 +79,10 @@ pub fn link_clicks(code: &LinkCode) -> String {
     format!("LINKCLICKS#{code}")
 }
 
-pub fn visit(code: &LinkCode, visitor: &str) -> String {
-    format!("VISIT#{code}#{visitor}")
-}
-
+/// Clicks carry one index entry, on their link's time-ordered stream (listing, uniqueness,
+/// daily roll-ups); every extra entry would cost a write per click.
 pub fn click_item(c: &Click, body: String) -> Item {
-    Item::new(click(&c.id), body)
-        .with_gsi1(IndexKey::new(link_clicks(&c.link_code), c.id.as_str()))
-        .with_gsi2(IndexKey::new(
-            visit(&c.link_code, &c.visitor),
-            c.id.as_str(),
-        ))
+    Item::new(click(&c.id), body).with_gsi1(IndexKey::new(link_clicks(&c.link_code), c.id.as_str()))
 }
 
 pub fn api_key(hash: &str) -> Key {

@@ -10,7 +10,7 @@
 //! | enrolment | `PROGRAM#{pid}` | `ENROL#{cid}` | | `CREATOR#{cid}` / `ENROL#{pid}` |
 //! | link | `LINK#{code}` | `LINK` | `LINKS` / `{pid}#{code}` | `CREATOR#{cid}` / `LINK#{pid}#{code}` |
 //! | promo code | `PROGRAM#{pid}` | `PROMO#{lower(code)}` | | `CREATOR#{cid}` / `PROMO#{pid}#{code}` |
-//! | click | `CLICK#{id}` | `CLICK` | `LINKCLICKS#{code}` / `{id}` | `VISIT#{code}#{visitor}` / `{id}` |
+//! | click | `CLICK#{id}` | `CLICK` | `LINKCLICKS#{code}` / `{id}` | |
 //! | API key | `APIKEY#{sha256}` | `APIKEY` | `APIKEYS` / `{id}` | |
 //! | audit entry | `AUDIT#{yyyy-mm-dd}` | `{id}` | `AUDIT` / `{id}` | |
 //!
@@ -18,6 +18,7 @@
 
 mod keys;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -26,7 +27,7 @@ use time::OffsetDateTime;
 
 use crate::api_key::{key_hash, ApiKey};
 use crate::audit::AuditEntry;
-use crate::click::{Click, UNIQUE_WINDOW_MS};
+use crate::click::{is_repeat, Click, UNIQUE_WINDOW_MS};
 use crate::creator::{Creator, Enrolment};
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use crate::link::{promo_key, Link, PromoCode};
@@ -383,20 +384,47 @@ impl Store {
         decode_page(self.table.query(&query).await?)
     }
 
-    /// A click is unique unless the same link saw the same visitor in the hour before it.
-    /// Derived on read, so the redirect stays at one write.
-    pub async fn click_is_unique(&self, click: &Click) -> Result<bool, StoreError> {
-        let from = ClickId::time_prefix(click.at_ms - UNIQUE_WINDOW_MS + 1);
-        let query = Query::new(
-            Index::Gsi2,
-            keys::visit(&click.link_code, &click.visitor),
-            SkRange::Between {
-                from,
-                to: click.id.to_string(),
-            },
-        )
-        .limit(1);
-        Ok(self.table.query(&query).await?.items.is_empty())
+    /// Which of `clicks` (all of one link) are unique: a click is unique unless the same link saw
+    /// the same visitor in the hour before it. Derived on read from the link's time-ordered
+    /// clicks, so the redirect stays at one write and a click carries one index entry.
+    pub async fn unique_clicks(&self, clicks: &[Click]) -> Result<HashSet<ClickId>, StoreError> {
+        let Some(code) = clicks.first().map(|c| c.link_code.clone()) else {
+            return Ok(HashSet::new());
+        };
+        let (Some(oldest), Some(newest)) = (
+            clicks.iter().map(|c| c.at_ms).min(),
+            clicks.iter().map(|c| c.id.clone()).max(),
+        ) else {
+            return Ok(HashSet::new());
+        };
+        // Every click of the link from an hour before the oldest up to the newest, in time order.
+        let range = SkRange::Between {
+            from: ClickId::time_prefix(oldest - UNIQUE_WINDOW_MS + 1),
+            to: format!("{newest}~"),
+        };
+        let mut last_seen: HashMap<String, i64> = HashMap::new();
+        let mut unique = HashSet::new();
+        let mut after = None;
+        loop {
+            let query = Query::new(Index::Gsi1, keys::link_clicks(&code), range.clone())
+                .limit(500)
+                .after(after);
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                let click: Click = decode(item)?;
+                let repeat = last_seen
+                    .get(&click.visitor)
+                    .is_some_and(|&earlier| is_repeat(earlier, click.at_ms));
+                if !repeat {
+                    unique.insert(click.id.clone());
+                }
+                last_seen.insert(click.visitor, click.at_ms);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(unique),
+            }
+        }
     }
 
     /// A named secret kept in the store, created once at random (local installs only).
