@@ -4,15 +4,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use linkledger_shared::destination::Destination;
 use linkledger_shared::ids::LinkCode;
 use linkledger_shared::link::Link;
 use linkledger_shared::program::Program;
 
-/// A link with the program it belongs to, as the redirect needs them.
+/// A link with the program it belongs to, as the redirect needs them, and its destination
+/// already checked against the program's current domains and parsed (once per cache fill).
 #[derive(Debug)]
 pub struct ResolvedLink {
     pub link: Link,
     pub program: Program,
+    /// The destination URL, or why it is no longer allowed.
+    pub target: Result<url::Url, String>,
+}
+
+impl ResolvedLink {
+    pub fn new(link: Link, program: Program) -> Self {
+        // The program's domains may have changed since the link was made: check again.
+        let target = Destination::for_program(link.destination.as_str(), &program.allowed_domains)
+            .and_then(|d| d.url())
+            .map_err(|e| e.to_string());
+        Self { link, program, target }
+    }
 }
 
 /// Entries beyond this are dropped wholesale; a Lambda instance sees far fewer links.

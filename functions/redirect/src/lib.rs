@@ -91,10 +91,7 @@ impl RedirectState {
         let Some(program) = self.store.program(&link.record.program_id).await? else {
             return Ok(None);
         };
-        Ok(Some(ResolvedLink {
-            link: link.record,
-            program: program.record,
-        }))
+        Ok(Some(ResolvedLink::new(link.record, program.record)))
     }
 }
 

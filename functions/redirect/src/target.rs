@@ -1,8 +1,7 @@
-//! Builds the `Location` of a redirect: the link's destination, re-checked against the
-//! program's allowed domains, with incoming `utm_*` parameters passed through and the click id
+//! Builds the `Location` of a redirect: the link's destination (re-checked against the
+//! program's allowed domains when cached), with incoming `utm_*` parameters passed through and the click id
 //! appended under the program's parameter name.
 
-use linkledger_shared::destination::Destination;
 use linkledger_shared::ids::ClickId;
 
 use crate::cache::ResolvedLink;
@@ -16,11 +15,7 @@ pub fn location(
     click: &ClickId,
 ) -> Result<String, String> {
     let program = &resolved.program;
-    // The program's domains may have changed since the link was made: check again.
-    let destination =
-        Destination::for_program(resolved.link.destination.as_str(), &program.allowed_domains)
-            .map_err(|e| e.to_string())?;
-    let mut url = destination.url().map_err(|e| e.to_string())?;
+    let mut url = resolved.target.clone()?;
 
     let incoming: Vec<(String, String)> = incoming_query
         .map(|q| {
@@ -52,7 +47,7 @@ pub fn location(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkledger_shared::destination::Domain;
+    use linkledger_shared::destination::{Destination, Domain};
     use linkledger_shared::program::{NewProgram, Program};
     use proptest::prelude::*;
 
@@ -68,7 +63,7 @@ mod tests {
             "disabled": false, "created_at": "2026-01-01T00:00:00Z"
         }))
         .unwrap();
-        ResolvedLink { link, program }
+        ResolvedLink::new(link, program)
     }
 
     #[test]
