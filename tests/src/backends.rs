@@ -48,7 +48,15 @@ impl TempDbFile {
 
 impl Drop for TempDbFile {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
+        for suffix in [
+            "",
+            "-wal",
+            "-shm",
+            "-journal",
+            "-index",
+            "-index-wal",
+            "-index-shm",
+        ] {
             let mut path = self.path.clone().into_os_string();
             path.push(suffix);
             let _ = std::fs::remove_file(path);

@@ -25,7 +25,11 @@ impl ResolvedLink {
         let target = Destination::for_program(link.destination.as_str(), &program.allowed_domains)
             .and_then(|d| d.url())
             .map_err(|e| e.to_string());
-        Self { link, program, target }
+        Self {
+            link,
+            program,
+            target,
+        }
     }
 }
 

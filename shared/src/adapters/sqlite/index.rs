@@ -35,9 +35,9 @@ fn index_entry(
         return Ok(());
     };
     let sql = if insert {
-        format!("INSERT OR IGNORE INTO {table} (ipk, isk, pk, sk) VALUES (?1, ?2, ?3, ?4)")
+        format!("INSERT OR IGNORE INTO idx.{table} (ipk, isk, pk, sk) VALUES (?1, ?2, ?3, ?4)")
     } else {
-        format!("DELETE FROM {table} WHERE ipk = ?1 AND isk = ?2 AND pk = ?3 AND sk = ?4")
+        format!("DELETE FROM idx.{table} WHERE ipk = ?1 AND isk = ?2 AND pk = ?3 AND sk = ?4")
     };
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| stmt.execute(params![ipk, isk, pk, sk]))
@@ -80,9 +80,23 @@ pub fn apply_backlog(conn: &Connection, max: usize) -> Result<usize, StoreError>
         index_entry(conn, "gsi1", new1, pk, sk, true)?;
         index_entry(conn, "gsi2", new2, pk, sk, true)?;
     }
-    conn.prepare_cached("DELETE FROM index_backlog WHERE seq <= ?1")
-        .and_then(|mut stmt| stmt.execute([last]))
-        .map_err(|e| unavailable("trim index backlog", e))?;
+    // The index file says how far it got; the database says how far it trimmed. If a crash
+    // ever leaves the first behind the second, `rebuild_if_behind` notices at the next open.
+    conn.prepare_cached(
+        "INSERT INTO idx.index_state (id, applied_through) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET applied_through = excluded.applied_through",
+    )
+    .and_then(|mut stmt| stmt.execute([last]))
+    .and_then(|_| conn.prepare_cached("DELETE FROM index_backlog WHERE seq <= ?1"))
+    .and_then(|mut stmt| stmt.execute([last]))
+    .and_then(|_| {
+        conn.prepare_cached(
+            "INSERT INTO index_trimmed (id, through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+        )
+    })
+    .and_then(|mut stmt| stmt.execute([last]))
+    .map_err(|e| unavailable("trim index backlog", e))?;
     Ok(entries.len())
 }
 
@@ -97,4 +111,39 @@ pub fn backlog_len(conn: &Connection) -> usize {
     conn.prepare_cached("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM index_backlog")
         .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
         .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+}
+
+/// Rebuilds the index file from `items` when it is missing or behind the trimmed backlog (it is
+/// written without fsync, so an OS crash may lose its last transactions). Entries still in the
+/// backlog are then applied again, which is harmless: applying is idempotent.
+pub fn rebuild_if_behind(conn: &Connection) -> Result<(), StoreError> {
+    let number = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let trimmed = number("SELECT coalesce((SELECT through FROM index_trimmed WHERE id = 1), 0)")
+        .map_err(|e| unavailable("read index state", e))?;
+    let applied =
+        number("SELECT coalesce((SELECT applied_through FROM idx.index_state WHERE id = 1), 0)")
+            .map_err(|e| unavailable("read index state", e))?;
+    if applied >= trimmed {
+        return Ok(());
+    }
+    tracing::warn!(
+        applied,
+        trimmed,
+        "secondary indexes are behind; rebuilding them from items"
+    );
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         DELETE FROM idx.gsi1; DELETE FROM idx.gsi2;
+         INSERT INTO idx.gsi1 (ipk, isk, pk, sk)
+             SELECT gsi1pk, gsi1sk, pk, sk FROM items WHERE gsi1pk IS NOT NULL AND gsi1sk IS NOT NULL;
+         INSERT INTO idx.gsi2 (ipk, isk, pk, sk)
+             SELECT gsi2pk, gsi2sk, pk, sk FROM items WHERE gsi2pk IS NOT NULL AND gsi2sk IS NOT NULL;
+         INSERT INTO idx.index_state (id, applied_through) VALUES (1, {trimmed})
+             ON CONFLICT (id) DO UPDATE SET applied_through = excluded.applied_through;
+         COMMIT;"
+    ))
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        unavailable("rebuild indexes", e)
+    })
 }

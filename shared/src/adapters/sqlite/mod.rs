@@ -35,6 +35,39 @@ const WAL_RESET_PAGES: i64 = 65_536;
 /// What the WAL file is truncated to after a checkpoint resets it.
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
+/// The secondary indexes live in their own file beside the database (`<db>-index`): they are
+/// derived from `items` (every item row carries its index keys), so that file is written without
+/// fsync, and rebuilt from `items` whenever it is found behind the backlog it was trimmed from.
+const INDEX_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS idx.gsi1 (
+    ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    PRIMARY KEY (ipk, isk, pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx.gsi2 (
+    ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    PRIMARY KEY (ipk, isk, pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx.index_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    applied_through INTEGER NOT NULL
+);
+";
+
+/// `<db>-index`: the file holding the secondary indexes.
+pub fn index_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-index");
+    PathBuf::from(name)
+}
+
+fn attach_index(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+    conn.execute(
+        "ATTACH DATABASE ?1 AS idx",
+        [index_path(path).to_string_lossy()],
+    )?;
+    Ok(())
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
     pk TEXT NOT NULL,
@@ -46,14 +79,10 @@ CREATE TABLE IF NOT EXISTS items (
     gsi2pk TEXT, gsi2sk TEXT,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS gsi1 (
-    ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
-    PRIMARY KEY (ipk, isk, pk, sk)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS gsi2 (
-    ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
-    PRIMARY KEY (ipk, isk, pk, sk)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_trimmed (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS index_backlog (
     seq INTEGER PRIMARY KEY,
     pk TEXT NOT NULL, sk TEXT NOT NULL,
@@ -131,6 +160,15 @@ impl SqliteDb {
         .map_err(|e| unavailable("configure", e))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| unavailable("create schema", e))?;
+        attach_index(&conn, path).map_err(|e| unavailable("attach index", e))?;
+        conn.execute_batch(&format!(
+            "PRAGMA idx.journal_mode=WAL; PRAGMA idx.synchronous=OFF;
+             PRAGMA idx.journal_size_limit={WAL_KEEP_BYTES};"
+        ))
+        .map_err(|e| unavailable("configure index", e))?;
+        conn.execute_batch(INDEX_SCHEMA)
+            .map_err(|e| unavailable("create index schema", e))?;
+        index::rebuild_if_behind(&conn)?;
 
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpoint_path = path.to_path_buf();
@@ -259,6 +297,8 @@ impl SqliteDb {
                 .map_err(|e| unavailable("open reader", e))?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))
                     .map_err(|e| unavailable("configure reader", e))?;
+                attach_index(&conn, &self.inner.path)
+                    .map_err(|e| unavailable("attach index to reader", e))?;
                 Ok(conn)
             }
         }
@@ -390,8 +430,21 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
         return;
     };
     let _ = conn.busy_timeout(Duration::from_secs(5));
+    if attach_index(&conn, path).is_err()
+        || conn
+            .execute_batch("PRAGMA main.synchronous=NORMAL; PRAGMA idx.synchronous=OFF;")
+            .is_err()
+    {
+        return;
+    }
     let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        conn.query_row(&format!("PRAGMA main.wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(1)
+        })
+    };
+    // The index file is never fsynced: its checkpoints only move pages into the OS cache.
+    let checkpoint_index = |mode: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA idx.wal_checkpoint({mode})"), [], |r| {
             r.get::<_, i64>(1)
         })
     };
@@ -399,6 +452,15 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             _ => return,
+        }
+        match checkpoint_index("PASSIVE") {
+            Ok(pages) if pages > WAL_RESET_PAGES / 4 => {
+                if let Err(e) = checkpoint_index("RESTART") {
+                    tracing::warn!(error = %e, "index restart checkpoint failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "index checkpoint failed"),
         }
         let wal_pages = match checkpoint("PASSIVE") {
             Ok(pages) => pages,

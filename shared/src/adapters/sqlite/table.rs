@@ -212,12 +212,12 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     let (from, ipk, isk) = match query.index {
         Index::Primary => ("items i".to_string(), "i.pk", "i.sk"),
         Index::Gsi1 => (
-            "gsi1 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
+            "idx.gsi1 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
             "g.ipk",
             "g.isk",
         ),
         Index::Gsi2 => (
-            "gsi2 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
+            "idx.gsi2 g JOIN items i ON i.pk = g.pk AND i.sk = g.sk".to_string(),
             "g.ipk",
             "g.isk",
         ),
