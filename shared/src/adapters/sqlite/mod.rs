@@ -27,6 +27,8 @@ use crate::ports::{OpCounts, StoreError};
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
 const READ_POOL: usize = 8;
+/// Writer steps slower than this are logged.
+const SLOW: Duration = Duration::from_millis(50);
 /// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
 /// index pages once, so a longer interval means fewer random writes per click.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -162,7 +164,7 @@ impl SqliteDb {
             .map_err(|e| unavailable("create schema", e))?;
         attach_index(&conn, path).map_err(|e| unavailable("attach index", e))?;
         conn.execute_batch(&format!(
-            "PRAGMA idx.journal_mode=WAL; PRAGMA idx.synchronous=OFF;
+            "PRAGMA idx.journal_mode=WAL; PRAGMA idx.synchronous=OFF; PRAGMA idx.cache_size=-16000;
              PRAGMA idx.journal_size_limit={WAL_KEEP_BYTES};"
         ))
         .map_err(|e| unavailable("configure index", e))?;
@@ -402,7 +404,15 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
                         Err(_) => break,
                     }
                 }
+                let (jobs, started) = (group.len(), Instant::now());
                 commit_group(&conn, group);
+                if started.elapsed() > SLOW {
+                    tracing::warn!(
+                        jobs,
+                        ms = started.elapsed().as_millis() as u64,
+                        "slow group commit"
+                    );
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -415,7 +425,15 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
         let waiting = index::backlog_len(&conn);
         if waiting >= index::APPLY_AT || (waiting > 0 && last_apply.elapsed() >= index::APPLY_EVERY)
         {
+            let started = Instant::now();
             apply_index_backlog(&conn);
+            if started.elapsed() > SLOW {
+                tracing::warn!(
+                    waiting,
+                    ms = started.elapsed().as_millis() as u64,
+                    "slow index backlog chunk"
+                );
+            }
             last_apply = Instant::now();
         }
     }
@@ -470,6 +488,7 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
             }
         };
         if wal_pages > WAL_RESET_PAGES {
+            tracing::info!(wal_pages, "resetting the WAL");
             if let Ok(file) = std::fs::File::open(path) {
                 let _ = file.sync_data();
             }
