@@ -29,28 +29,11 @@ fn id_error(kind: &'static str, reason: impl Into<String>) -> IdError {
     }
 }
 
-macro_rules! prefixed_id {
-    ($name:ident, $prefix:literal, $kind:literal) => {
-        #[doc = concat!("A ", $kind, " id: `", $prefix, "` and 22 base64url characters (128 random bits).")]
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
-                pub struct $name(String);
-
+/// `as_str`, `Display`, `Debug`, and `Deserialize` through the type's own `parse`, for the
+/// string identifiers below: one definition, so none of them can be built unchecked by serde.
+macro_rules! string_id_impls {
+    ($name:ident) => {
         impl $name {
-            pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, random_token(16)))
-            }
-
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                let valid = text
-                    .strip_prefix($prefix)
-                    .is_some_and(|rest| rest.len() == 22 && rest.bytes().all(is_base64url));
-                if valid {
-                    Ok(Self(text.to_string()))
-                } else {
-                    Err(id_error($kind, concat!("expected ", $prefix, " followed by 22 characters")))
-                }
-            }
-
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -70,10 +53,35 @@ macro_rules! prefixed_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                $name::parse(&text).map_err(serde::de::Error::custom)
+                $name::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
             }
         }
+    };
+}
+
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal, $kind:literal) => {
+        #[doc = concat!("A ", $kind, " id: `", $prefix, "` and 22 base64url characters (128 random bits).")]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, random_token(16)))
+            }
+
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                let valid = text
+                    .strip_prefix($prefix)
+                    .is_some_and(|rest| rest.len() == 22 && rest.bytes().all(is_base64url));
+                if valid {
+                    Ok(Self(text.to_string()))
+                } else {
+                    Err(id_error($kind, concat!("expected ", $prefix, " followed by 22 characters")))
+                }
+            }
+        }
+        string_id_impls!($name);
     };
 }
 
@@ -137,29 +145,9 @@ impl LinkCode {
             .collect();
         Self(code)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for LinkCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for LinkCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for LinkCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        LinkCode::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+string_id_impls!(LinkCode);
 
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const CLICK_TIME_CHARS: usize = 10;
@@ -205,29 +193,9 @@ impl ClickId {
             ))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for ClickId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ClickId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ClickId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ClickId::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+string_id_impls!(ClickId);
 
 #[cfg(test)]
 mod tests {
