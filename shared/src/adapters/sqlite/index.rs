@@ -1,25 +1,32 @@
-//! Secondary indexes, maintained in batches.
+//! Secondary indexes, maintained in batches by their own thread.
 //!
-//! A write does not touch the index tables: it appends its key (and the index keys the item had
-//! before) to `index_backlog`, which only ever grows at its end. The writer applies the backlog
-//! in one transaction at most every [`APPLY_EVERY`], and before any secondary-index query (so
-//! queries still see every write answered before them). Each hot index page is then written once
-//! per batch instead of once per commit: under a flood of clicks on many links this is what keeps
-//! SQLite's write volume, and so the redirect's latency, down.
+//! A write does not touch the index tables: it appends its key, with the index keys before and
+//! after, to `index_backlog` in the main database, which only ever grows at its end. The indexer
+//! thread applies the backlog to the index file (`<db>-index`) in chunks, on its own connection,
+//! so the writer never waits for index maintenance; the writer only trims what the indexer has
+//! applied. A secondary-index query first asks the indexer to catch up with every write already
+//! answered (`catch_up_target`), so queries still see their writes. Each hot index page is then
+//! written once per batch instead of once per commit, and never with an fsync: under a flood of
+//! clicks on many links this is what keeps SQLite's disk traffic, and the redirect's latency, down.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
 
-use super::unavailable;
+use super::{attach_index, unavailable};
 use crate::ports::StoreError;
 
-/// Longest a write waits before its index entries exist (queries never wait: they apply first).
-pub const APPLY_EVERY: Duration = Duration::from_millis(500);
-/// A backlog this long is applied without waiting for `APPLY_EVERY`.
-pub const APPLY_AT: usize = 2_000;
-/// Most entries applied in one transaction, so clicks queued behind it wait briefly.
+/// How often the indexer looks at the backlog when nobody asks it to.
+pub const APPLY_EVERY: Duration = Duration::from_millis(100);
+/// Most entries applied in one transaction.
 pub const APPLY_CHUNK: usize = 4_000;
+
+/// "Tell me when everything up to this backlog position is applied."
+pub type CatchUp = (i64, oneshot::Sender<Result<(), String>>);
 
 type Keys = (Option<String>, Option<String>);
 
@@ -45,72 +52,151 @@ fn index_entry(
     Ok(())
 }
 
-/// Applies up to `max` backlog entries, oldest first: drop each old index entry, add each new
-/// one. Entries of one key are applied in the order they were written, so the last one wins.
-pub fn apply_backlog(conn: &Connection, max: usize) -> Result<usize, StoreError> {
-    type Entry = (i64, String, String, [Keys; 4]);
-    let entries: Vec<Entry> = conn
-        .prepare_cached(
-            "SELECT seq, pk, sk, old1pk, old1sk, old2pk, old2sk, new1pk, new1sk, new2pk, new2sk
-             FROM index_backlog ORDER BY seq LIMIT ?1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map([max as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    [
-                        (r.get(3)?, r.get(4)?),
-                        (r.get(5)?, r.get(6)?),
-                        (r.get(7)?, r.get(8)?),
-                        (r.get(9)?, r.get(10)?),
-                    ],
-                ))
-            })
-            .and_then(|rows| rows.collect())
-        })
-        .map_err(|e| unavailable("read index backlog", e))?;
-    let Some(last) = entries.last().map(|e| e.0) else {
-        return Ok(0);
-    };
-    for (_, pk, sk, [old1, old2, new1, new2]) in &entries {
-        index_entry(conn, "gsi1", old1, pk, sk, false)?;
-        index_entry(conn, "gsi2", old2, pk, sk, false)?;
-        index_entry(conn, "gsi1", new1, pk, sk, true)?;
-        index_entry(conn, "gsi2", new2, pk, sk, true)?;
-    }
-    // The index file says how far it got; the database says how far it trimmed. If a crash
-    // ever leaves the first behind the second, `rebuild_if_behind` notices at the next open.
+fn applied_through(conn: &Connection) -> Result<i64, StoreError> {
     conn.prepare_cached(
-        "INSERT INTO idx.index_state (id, applied_through) VALUES (1, ?1)
-         ON CONFLICT (id) DO UPDATE SET applied_through = excluded.applied_through",
+        "SELECT coalesce((SELECT applied_through FROM idx.index_state WHERE id = 1), 0)",
     )
-    .and_then(|mut stmt| stmt.execute([last]))
-    .and_then(|_| conn.prepare_cached("DELETE FROM index_backlog WHERE seq <= ?1"))
-    .and_then(|mut stmt| stmt.execute([last]))
-    .and_then(|_| {
-        conn.prepare_cached(
-            "INSERT INTO index_trimmed (id, through) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET through = excluded.through",
-        )
-    })
-    .and_then(|mut stmt| stmt.execute([last]))
-    .map_err(|e| unavailable("trim index backlog", e))?;
-    Ok(entries.len())
+    .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+    .map_err(|e| unavailable("read index state", e))
 }
 
-/// Applies the whole backlog (before a secondary-index query).
-pub fn apply_all(conn: &Connection) -> Result<(), StoreError> {
-    while apply_backlog(conn, APPLY_CHUNK)? == APPLY_CHUNK {}
+/// Applies up to `max` backlog entries past what the index file has, oldest first: drop each
+/// old index entry, add each new one (entries of one key in write order: the last one wins).
+/// One deferred transaction that reads the main database and writes only the index file.
+/// Returns how many entries it applied and the position the index file is now at.
+fn apply_chunk(conn: &Connection, max: usize) -> Result<(usize, i64), StoreError> {
+    conn.execute_batch("BEGIN")
+        .map_err(|e| unavailable("begin index chunk", e))?;
+    let outcome = (|| {
+        let from = applied_through(conn)?;
+        type Entry = (i64, String, String, [Keys; 4]);
+        let entries: Vec<Entry> = conn
+            .prepare_cached(
+                "SELECT seq, pk, sk, old1pk, old1sk, old2pk, old2sk, new1pk, new1sk, new2pk, new2sk
+                 FROM index_backlog WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![from, max as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        [
+                            (r.get(3)?, r.get(4)?),
+                            (r.get(5)?, r.get(6)?),
+                            (r.get(7)?, r.get(8)?),
+                            (r.get(9)?, r.get(10)?),
+                        ],
+                    ))
+                })
+                .and_then(|rows| rows.collect())
+            })
+            .map_err(|e| unavailable("read index backlog", e))?;
+        let Some(last) = entries.last().map(|e| e.0) else {
+            return Ok((0, from));
+        };
+        for (_, pk, sk, [old1, old2, new1, new2]) in &entries {
+            index_entry(conn, "gsi1", old1, pk, sk, false)?;
+            index_entry(conn, "gsi2", old2, pk, sk, false)?;
+            index_entry(conn, "gsi1", new1, pk, sk, true)?;
+            index_entry(conn, "gsi2", new2, pk, sk, true)?;
+        }
+        conn.prepare_cached(
+            "INSERT INTO idx.index_state (id, applied_through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET applied_through = excluded.applied_through",
+        )
+        .and_then(|mut stmt| stmt.execute([last]))
+        .map_err(|e| unavailable("record index position", e))?;
+        Ok((entries.len(), last))
+    })();
+    match outcome {
+        Ok(done) => {
+            conn.execute_batch("COMMIT")
+                .map_err(|e| unavailable("commit index chunk", e))?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Drops backlog entries the index file has applied (the writer calls it: main database only).
+/// The database records how far it trimmed, so a lost index file is noticed at the next open.
+pub fn trim(conn: &Connection, through: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM index_backlog WHERE seq <= ?1")
+        .and_then(|mut stmt| stmt.execute([through]))
+        .and_then(|_| {
+            conn.prepare_cached(
+                "INSERT INTO index_trimmed (id, through) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+            )
+        })
+        .and_then(|mut stmt| stmt.execute([through]))
+        .map_err(|e| unavailable("trim index backlog", e))?;
     Ok(())
 }
 
-/// Entries waiting (from the sequence numbers: rows are only ever trimmed from the front).
-pub fn backlog_len(conn: &Connection) -> usize {
-    conn.prepare_cached("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM index_backlog")
-        .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
-        .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+/// On a reader (index file attached): the backlog position a query must wait for, if the index
+/// file is not there yet.
+pub fn catch_up_target(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    let newest: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM index_backlog")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
+        .map_err(|e| unavailable("read index backlog", e))?
+        .flatten();
+    let applied = applied_through(conn)?;
+    Ok(newest.filter(|&n| n > applied))
+}
+
+/// The indexer thread: applies the backlog every [`APPLY_EVERY`] and whenever a query asks,
+/// publishing its position in `applied` for the writer's trimming.
+pub fn run_indexer(path: &Path, requests: mpsc::Receiver<CatchUp>, applied: Arc<AtomicI64>) {
+    let conn = match Connection::open(path).and_then(|c| {
+        attach_index(&c, path)?;
+        c.execute_batch(
+            "PRAGMA busy_timeout=5000; PRAGMA idx.synchronous=OFF; PRAGMA idx.cache_size=-16000;",
+        )?;
+        Ok(c)
+    }) {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::error!(error = %e, "the index thread could not open the database");
+            return;
+        }
+    };
+    loop {
+        let mut waiting = Vec::new();
+        match requests.recv_timeout(APPLY_EVERY) {
+            Ok(request) => waiting.push(request),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        waiting.extend(requests.try_iter());
+        let result = loop {
+            match apply_chunk(&conn, APPLY_CHUNK) {
+                Ok((count, position)) => {
+                    applied.store(position, Ordering::Release);
+                    if count < APPLY_CHUNK {
+                        break Ok(position);
+                    }
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        if let Err(reason) = &result {
+            tracing::warn!(error = %reason, "applying the index backlog failed; retrying");
+        }
+        for (target, reply) in waiting {
+            let answer = match &result {
+                Ok(position) if *position >= target => Ok(()),
+                Ok(position) => Err(format!("index at {position}, behind {target}")),
+                Err(reason) => Err(reason.clone()),
+            };
+            let _ = reply.send(answer);
+        }
+    }
 }
 
 /// Rebuilds the index file from `items` when it is missing or behind the trimmed backlog (it is

@@ -12,7 +12,7 @@ mod queue;
 mod table;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ use crate::ports::{OpCounts, StoreError};
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
 const READ_POOL: usize = 8;
+/// How often the writer drops backlog entries the indexer has applied.
+const TRIM_EVERY: Duration = Duration::from_millis(500);
 /// Writer steps slower than this are logged.
 const SLOW: Duration = Duration::from_millis(50);
 /// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
@@ -86,7 +88,7 @@ CREATE TABLE IF NOT EXISTS index_trimmed (
     through INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS index_backlog (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     pk TEXT NOT NULL, sk TEXT NOT NULL,
     old1pk TEXT, old1sk TEXT, old2pk TEXT, old2sk TEXT,
     new1pk TEXT, new1sk TEXT, new2pk TEXT, new2sk TEXT
@@ -129,6 +131,8 @@ struct Inner {
     writes: AtomicU64,
     /// Dropped with the last handle, which ends the checkpointer thread.
     _stop_checkpointer: Mutex<mpsc::Sender<()>>,
+    /// Catch-up requests to the indexer thread (dropped with the last handle: it ends).
+    index_requests: Mutex<mpsc::Sender<index::CatchUp>>,
 }
 
 /// A handle on one SQLite database; cheap to clone.
@@ -171,6 +175,24 @@ impl SqliteDb {
         conn.execute_batch(INDEX_SCHEMA)
             .map_err(|e| unavailable("create index schema", e))?;
         index::rebuild_if_behind(&conn)?;
+        let applied: i64 = conn
+            .query_row(
+                "SELECT coalesce((SELECT applied_through FROM idx.index_state WHERE id = 1), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| unavailable("read index state", e))?;
+        // The writer works on the main file only: a transaction of its never locks the index file.
+        conn.execute_batch("DETACH DATABASE idx")
+            .map_err(|e| unavailable("detach index", e))?;
+
+        let applied = Arc::new(AtomicI64::new(applied));
+        let (index_requests, requests) = mpsc::channel::<index::CatchUp>();
+        let (indexer_path, indexer_applied) = (path.to_path_buf(), applied.clone());
+        std::thread::Builder::new()
+            .name("sqlite-indexer".into())
+            .spawn(move || index::run_indexer(&indexer_path, requests, indexer_applied))
+            .map_err(|e| unavailable("start indexer", e))?;
 
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpoint_path = path.to_path_buf();
@@ -181,7 +203,7 @@ impl SqliteDb {
         let (sender, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(conn, receiver))
+            .spawn(move || run_writer(conn, receiver, applied))
             .map_err(|e| unavailable("start writer", e))?;
 
         Ok(Self {
@@ -192,6 +214,7 @@ impl SqliteDb {
                 reads: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
                 _stop_checkpointer: Mutex::new(stop),
+                index_requests: Mutex::new(index_requests),
             }),
         })
     }
@@ -228,7 +251,27 @@ impl SqliteDb {
 
     /// Applies the secondary-index backlog now (housekeeping: not counted as a write).
     async fn bring_indexes_up_to_date(&self) -> Result<(), StoreError> {
-        self.write_uncounted(index::apply_all).await
+        let db = self.clone();
+        let target = tokio::task::spawn_blocking(move || {
+            let conn = db.take_reader()?;
+            let target = index::catch_up_target(&conn);
+            db.give_back_reader(conn);
+            target
+        })
+        .await
+        .map_err(|e| unavailable("index check", e))??;
+        let Some(target) = target else { return Ok(()) };
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .index_requests
+            .lock()
+            .map_err(|_| unavailable("indexer", "poisoned"))?
+            .send((target, reply))
+            .map_err(|_| unavailable("indexer", "stopped"))?;
+        answer
+            .await
+            .map_err(|_| unavailable("indexer", "dropped the request"))?
+            .map_err(|reason| StoreError::Unavailable(format!("sqlite index: {reason}")))
     }
 
     async fn write_uncounted<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -377,25 +420,26 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     }
 }
 
-/// Applies one chunk of the index backlog in its own transaction.
-fn apply_index_backlog(conn: &Connection) {
-    let applied = conn
+/// Drops the backlog entries the indexer has applied, in a transaction of their own.
+fn trim_index_backlog(conn: &Connection, through: i64) {
+    let trimmed = conn
         .execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| e.to_string())
-        .and_then(|()| match index::apply_backlog(conn, index::APPLY_CHUNK) {
-            Ok(_) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        .and_then(|()| match index::trim(conn, through) {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         });
-    if let Err(reason) = applied {
+    if let Err(reason) = trimmed {
         let _ = conn.execute_batch("ROLLBACK");
-        tracing::warn!(error = %reason, "applying the index backlog failed; retrying later");
+        tracing::warn!(error = %reason, "trimming the index backlog failed; retrying later");
     }
 }
 
-fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
-    let mut last_apply = Instant::now();
+fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, applied: Arc<AtomicI64>) {
+    let mut trimmed = 0;
+    let mut last_trim = Instant::now();
     loop {
-        match jobs.recv_timeout(index::APPLY_EVERY) {
+        match jobs.recv_timeout(TRIM_EVERY) {
             Ok(first) => {
                 let mut group = vec![first];
                 while group.len() < MAX_GROUP {
@@ -415,26 +459,13 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                while index::backlog_len(&conn) > 0 {
-                    apply_index_backlog(&conn);
-                }
-                return;
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        let waiting = index::backlog_len(&conn);
-        if waiting >= index::APPLY_AT || (waiting > 0 && last_apply.elapsed() >= index::APPLY_EVERY)
-        {
-            let started = Instant::now();
-            apply_index_backlog(&conn);
-            if started.elapsed() > SLOW {
-                tracing::warn!(
-                    waiting,
-                    ms = started.elapsed().as_millis() as u64,
-                    "slow index backlog chunk"
-                );
-            }
-            last_apply = Instant::now();
+        let through = applied.load(Ordering::Acquire);
+        if through > trimmed && last_trim.elapsed() >= TRIM_EVERY {
+            trim_index_backlog(&conn, through);
+            trimmed = through;
+            last_trim = Instant::now();
         }
     }
 }
