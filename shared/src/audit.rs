@@ -63,13 +63,31 @@ impl AuditEntry {
         let at = crate::now();
         let json = |record: Option<&T>| record.and_then(|r| serde_json::to_value(r).ok());
         Self {
-            id: ClickId::generate((at.unix_timestamp_nanos() / 1_000_000) as i64).to_string(),
+            id: ClickId::generate(next_audit_ms(
+                (at.unix_timestamp_nanos() / 1_000_000) as i64,
+            ))
+            .to_string(),
             at,
             actor: actor.clone(),
             action: action.to_string(),
             target: target.to_string(),
             before: json(before),
             after: json(after),
+        }
+    }
+}
+
+/// Millisecond part of audit ids: the clock, but strictly increasing within a process, so entries
+/// written in the same millisecond still list in the order they were written.
+fn next_audit_ms(now_ms: i64) -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now_ms.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
         }
     }
 }

@@ -110,9 +110,11 @@ on_both_backends!(
     a_repeat_within_the_hour_is_not_unique,
     |app: TestApp| async move {
         app_with_link(&app, "https://brand.com/").await;
-        app.visit("/anna10", "192.0.2.10", BROWSER).await;
-        app.visit("/anna10", "192.0.2.10", BROWSER).await;
-        app.visit("/anna10", "192.0.2.11", BROWSER).await;
+        // Click ids order clicks by millisecond; space the visits so "newest first" is unambiguous.
+        for ip in ["192.0.2.10", "192.0.2.10", "192.0.2.11"] {
+            app.visit("/anna10", ip, BROWSER).await;
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
 
         let clicks = app.clicks("anna10").await; // newest first
         assert_eq!(clicks.len(), 3);

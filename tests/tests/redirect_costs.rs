@@ -241,3 +241,46 @@ async fn a_cached_link_keeps_redirecting_when_the_store_goes_down() {
     );
     assert_eq!(state.click_write_failures(), 1);
 }
+
+#[tokio::test]
+async fn a_stale_link_is_served_while_it_refreshes_then_the_change_shows() {
+    let backend = sqlite_table();
+    let store = Store::new(backend.handle());
+    seed_link(&store).await;
+    // A zero TTL: every tap finds the cached copy stale.
+    let app = router(Arc::new(RedirectState::new(
+        store.clone(),
+        VisitorKey::new(b"k"),
+        Duration::ZERO,
+    )));
+    assert_eq!(tap(&app).await, StatusCode::FOUND);
+
+    // The link is disabled behind this process's back (as another Lambda instance would).
+    let code = LinkCode::parse("warm1").unwrap();
+    let current = store.link(&code).await.unwrap().unwrap();
+    let mut disabled = current.record.clone();
+    disabled.disabled = true;
+    store
+        .update_link(&disabled, current.version, &seeded())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        tap(&app).await,
+        StatusCode::FOUND,
+        "the stale copy answers at once"
+    );
+    let mut status = StatusCode::FOUND;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        status = tap(&app).await;
+        if status == StatusCode::GONE {
+            break;
+        }
+    }
+    assert_eq!(
+        status,
+        StatusCode::GONE,
+        "the background refresh brought the change in"
+    );
+}

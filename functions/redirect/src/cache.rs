@@ -1,7 +1,7 @@
 //! The in-memory link cache: the warm redirect reads nothing from the store.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use linkledger_shared::destination::Destination;
@@ -39,11 +39,13 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct LinkCache {
     ttl: Duration,
     entries: RwLock<HashMap<LinkCode, (Instant, Arc<ResolvedLink>)>>,
+    /// Codes whose refresh is under way, so a burst of taps starts one refresh, not many.
+    refreshing: Mutex<HashSet<LinkCode>>,
 }
 
 pub enum Cached {
     Fresh(Arc<ResolvedLink>),
-    /// Past its TTL: refresh it, but serve it if the store cannot answer.
+    /// Past its TTL: served as it is while one background refresh replaces it.
     Stale(Arc<ResolvedLink>),
     Missing,
 }
@@ -53,6 +55,7 @@ impl LinkCache {
         Self {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            refreshing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -79,6 +82,20 @@ impl LinkCache {
     pub fn forget(&self, code: &LinkCode) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(code);
+        }
+    }
+
+    /// Claims the refresh of `code`; false when another one is already under way.
+    pub fn begin_refresh(&self, code: &LinkCode) -> bool {
+        self.refreshing
+            .lock()
+            .map(|mut set| set.insert(code.clone()))
+            .unwrap_or(false)
+    }
+
+    pub fn end_refresh(&self, code: &LinkCode) {
+        if let Ok(mut set) = self.refreshing.lock() {
+            set.remove(code);
         }
     }
 }

@@ -54,30 +54,46 @@ impl RedirectState {
         self.cache.forget(code);
     }
 
-    async fn resolve(&self, code: &LinkCode) -> Result<Option<Arc<ResolvedLink>>, HttpError> {
-        let stale = match self.cache.get(code) {
-            cache::Cached::Fresh(link) => return Ok(Some(link)),
-            cache::Cached::Stale(link) => Some(link),
-            cache::Cached::Missing => None,
-        };
-        match self.load(code).await {
-            Ok(Some(resolved)) => {
+    /// The link behind `code`. A cached copy past its TTL is served at once while one background
+    /// task refreshes it (stale-while-revalidate): a shopper never waits on the store for a link
+    /// we know, and keeps being redirected while the store is down.
+    async fn resolve(
+        self: &Arc<Self>,
+        code: &LinkCode,
+    ) -> Result<Option<Arc<ResolvedLink>>, HttpError> {
+        match self.cache.get(code) {
+            cache::Cached::Fresh(link) => Ok(Some(link)),
+            cache::Cached::Stale(link) => {
+                if self.cache.begin_refresh(code) {
+                    let (state, code) = (self.clone(), code.clone());
+                    tokio::spawn(async move {
+                        if let Err(err) = state.refresh(&code).await {
+                            tracing::warn!(error = %err, link = %code, "link refresh failed, serving the cached copy");
+                        }
+                        state.cache.end_refresh(&code);
+                    });
+                }
+                Ok(Some(link))
+            }
+            cache::Cached::Missing => Ok(self.refresh(code).await?),
+        }
+    }
+
+    /// Loads `code` from the store into the cache (or drops it when it is gone).
+    async fn refresh(
+        &self,
+        code: &LinkCode,
+    ) -> Result<Option<Arc<ResolvedLink>>, linkledger_shared::ports::StoreError> {
+        match self.load(code).await? {
+            Some(resolved) => {
                 let resolved = Arc::new(resolved);
                 self.cache.put(code.clone(), resolved.clone());
                 Ok(Some(resolved))
             }
-            Ok(None) => {
+            None => {
                 self.cache.forget(code);
                 Ok(None)
             }
-            Err(err) => match stale {
-                // A known link keeps redirecting while the store is down.
-                Some(link) => {
-                    tracing::warn!(error = %err, "link refresh failed, serving the cached copy");
-                    Ok(Some(link))
-                }
-                None => Err(err.into()),
-            },
         }
     }
 

@@ -26,7 +26,7 @@ use crate::ports::{OpCounts, StoreError};
 
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
-const READ_POOL: usize = 8;
+const READ_POOL: usize = 16;
 /// How often the writer drops backlog entries the indexer has applied.
 const TRIM_EVERY: Duration = Duration::from_millis(500);
 /// Writer steps slower than this are logged.
