@@ -33,9 +33,9 @@ const TRIM_EVERY: Duration = Duration::from_millis(500);
 const SLOW: Duration = Duration::from_millis(50);
 /// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
 /// index pages once, so a longer interval means fewer random writes per click.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// A WAL past this many pages (256 MiB) is reset by a blocking checkpoint.
-const WAL_RESET_PAGES: i64 = 65_536;
+const WAL_RESET_PAGES: i64 = 16_384;
 /// What the WAL file is truncated to after a checkpoint resets it.
 const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
 
