@@ -37,6 +37,17 @@ fn linkledger() -> Command {
     command
 }
 
+/// Runs `keys create`, which must succeed, and returns the key it printed.
+fn printed_key(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [
@@ -57,23 +68,16 @@ fn every_command_has_help() {
 #[tokio::test]
 async fn keys_create_bootstraps_an_admin_key_on_sqlite() {
     let db = temp_db("keys");
-    let out = linkledger()
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "keys",
-            "create",
-            "--role",
-            "admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut command = linkledger();
+    command.args([
+        "--db",
+        db.to_str().unwrap(),
+        "keys",
+        "create",
+        "--role",
+        "admin",
+    ]);
+    let key = printed_key(&mut command);
     assert!(key.starts_with("llk_"));
 
     let store = Store::new(std::sync::Arc::new(SqliteDb::open(&db).unwrap().table()));
@@ -104,18 +108,12 @@ async fn keys_create_bootstraps_an_admin_key_on_dynamodb() {
     let table = format!("cli-{}-{}", std::process::id(), linkledger_shared::now_ms());
     create_table(&client, &table).await.unwrap();
 
-    let out = linkledger()
+    let mut command = linkledger();
+    command
         .env("LINKLEDGER_BACKEND", "aws")
         .env("LINKLEDGER_TABLE", &table)
-        .args(["keys", "create", "--role", "finance", "--label", "books"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        .args(["keys", "create", "--role", "finance", "--label", "books"]);
+    let key = printed_key(&mut command);
     let store = Store::new(std::sync::Arc::new(DynamoTable::new(client, table)));
     assert_eq!(
         store.api_key_by_secret(&key).await.unwrap().unwrap().role,

@@ -213,6 +213,27 @@ impl TestApp {
         .await
     }
 
+    /// Every item of a listing, page by page: `path` must already carry a query (`?limit=..`);
+    /// each page must answer 200, and the cursor is followed until the last page.
+    pub async fn all_pages(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_string(),
+            };
+            let page = self.get(&page_path, &self.admin).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.json);
+            items.extend(page.json["items"].as_array().cloned().unwrap_or_default());
+            match page.json["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return items,
+            }
+        }
+        panic!("the cursor of {path} never reaches a last page");
+    }
+
     pub async fn clicks(&self, code: &str) -> Vec<Value> {
         let reply = self
             .get(&format!("/api/links/{code}/clicks"), &self.admin)

@@ -474,27 +474,12 @@ on_both_backends!(
                 StatusCode::CREATED
             );
         }
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/api/links?creator={creator}&limit=3&cursor={c}"),
-                None => format!("/api/links?creator={creator}&limit=3"),
-            };
-            let page = app.get(&path, &app.admin).await;
-            assert_eq!(page.status, StatusCode::OK, "{}", page.json);
-            seen.extend(
-                page.json["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|l| l["code"].as_str().unwrap().to_string()),
-            );
-            match page.json["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_string()),
-                None => break,
-            }
-        }
+        let mut seen: Vec<String> = app
+            .all_pages(&format!("/api/links?creator={creator}&limit=3"))
+            .await
+            .iter()
+            .map(|l| l["code"].as_str().unwrap().to_string())
+            .collect();
         seen.sort();
         assert_eq!(seen, (0..7).map(|i| format!("code{i}")).collect::<Vec<_>>());
     }

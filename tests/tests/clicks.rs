@@ -65,21 +65,7 @@ on_both_backends!(
         );
 
         // Page by page (newest first, one per page), each click still knows its history.
-        let mut cursor: Option<String> = None;
-        let mut seen = Vec::new();
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/api/links/anna10/clicks?limit=1&cursor={c}"),
-                None => "/api/links/anna10/clicks?limit=1".to_string(),
-            };
-            let page = app.get(&path, &app.admin).await;
-            assert_eq!(page.status, StatusCode::OK, "{}", page.json);
-            seen.extend(page.json["items"].as_array().unwrap().iter().cloned());
-            match page.json["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_string()),
-                None => break,
-            }
-        }
+        let seen = app.all_pages("/api/links/anna10/clicks?limit=1").await;
         assert_eq!(seen.len(), 4);
         assert!(
             !unique_of(&seen, &within),

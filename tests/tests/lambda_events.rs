@@ -9,12 +9,9 @@ use http::StatusCode;
 use serde_json::json;
 use tower::ServiceExt;
 
-use linkledger_api::{issue_key, ApiState, NewApiKey};
+use linkledger_api::ApiState;
 use linkledger_redirect::RedirectState;
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::Actor;
 use linkledger_shared::click::VisitorKey;
-use linkledger_shared::store::Store;
 use linkledger_tests::app::TestApp;
 
 fn event(name: &str) -> String {
@@ -71,19 +68,8 @@ async fn redirect_lambda_answers_an_http_api_get_event_and_records_the_click() {
 #[tokio::test]
 async fn api_lambda_answers_http_api_events() {
     let app = TestApp::sqlite().await;
-    let key = issue_key(
-        &app.store,
-        NewApiKey {
-            role: Role::Admin,
-            creator_id: None,
-            label: None,
-        },
-        &Actor::operator("test"),
-    )
-    .await
-    .unwrap()
-    .key;
-    let api = linkledger_api::router(Arc::new(ApiState::new(Store::new(app.table.clone()))));
+    let key = app.admin.clone();
+    let api = linkledger_api::router(Arc::new(ApiState::new(app.store.clone())));
 
     let create = event("apigw-v2-api-create-program.json").replace("__KEY__", &key);
     let response = api

@@ -246,40 +246,8 @@ impl SqliteDb {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
-        self.write_uncounted(work).await
-    }
-
-    /// Applies the secondary-index backlog now (housekeeping: not counted as a write).
-    async fn bring_indexes_up_to_date(&self) -> Result<(), StoreError> {
-        let db = self.clone();
-        let target = tokio::task::spawn_blocking(move || {
-            let conn = db.take_reader()?;
-            let target = index::catch_up_target(&conn);
-            db.give_back_reader(conn);
-            target
-        })
-        .await
-        .map_err(|e| unavailable("index check", e))??;
-        let Some(target) = target else { return Ok(()) };
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .index_requests
-            .lock()
-            .map_err(|_| unavailable("indexer", "poisoned"))?
-            .send((target, reply))
-            .map_err(|_| unavailable("indexer", "stopped"))?;
-        answer
-            .await
-            .map_err(|_| unavailable("indexer", "dropped the request"))?
-            .map_err(|reason| StoreError::Unavailable(format!("sqlite index: {reason}")))
-    }
 
-    async fn write_uncounted<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let outcome = match conn {
                 Some(conn) => in_savepoint(conn, work),
@@ -307,13 +275,21 @@ impl SqliteDb {
             .map_err(|_| unavailable("writer", "dropped the job"))?
     }
 
-    /// Runs `work` on a pooled read connection off the async threads.
+    /// Runs `work` on a pooled read connection off the async threads (a counted read).
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        self.on_reader(work).await
+    }
+
+    async fn on_reader<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = db.take_reader()?;
@@ -323,6 +299,25 @@ impl SqliteDb {
         })
         .await
         .map_err(|e| unavailable("read task", e))?
+    }
+
+    /// Waits until the indexer has applied every write answered so far (housekeeping: not
+    /// counted as a read or a write).
+    async fn bring_indexes_up_to_date(&self) -> Result<(), StoreError> {
+        let Some(target) = self.on_reader(index::catch_up_target).await? else {
+            return Ok(());
+        };
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .index_requests
+            .lock()
+            .map_err(|_| unavailable("indexer", "poisoned"))?
+            .send((target, reply))
+            .map_err(|_| unavailable("indexer", "stopped"))?;
+        answer
+            .await
+            .map_err(|_| unavailable("indexer", "dropped the request"))?
+            .map_err(|reason| StoreError::Unavailable(format!("sqlite index: {reason}")))
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
