@@ -4,16 +4,23 @@
 
 pub mod adapters;
 pub mod api_key;
+pub mod attribution;
 pub mod audit;
+pub mod booking;
 pub mod click;
+pub mod commission;
 pub mod config;
+pub mod conversion;
 pub mod creator;
 pub mod destination;
+pub mod fx;
 pub mod ids;
+pub mod ledger;
 pub mod link;
 pub mod money;
 pub mod ports;
 pub mod program;
+pub mod signature;
 pub mod store;
 pub mod telemetry;
 

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::attribution::DEFAULT_MAX_ORDERS_PER_CLICK;
 use crate::destination::{Destination, Domain};
+use crate::fx::Rate;
 use crate::ids::{CreatorId, ProgramId};
 use crate::money::{BasisPoints, Currency, Money};
 
@@ -74,6 +76,14 @@ pub struct Program {
     /// Where a disabled or expired link sends shoppers instead of a 410 (on an allowed domain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_url: Option<Destination>,
+    /// Orders one click id may carry; the next one is held as `click_reused`.
+    #[serde(default = "default_max_orders_per_click")]
+    pub max_orders_per_click: u32,
+    /// Rates into the program currency for orders in other currencies (set with
+    /// `PUT /api/programs/{id}/fx-rates`); an order in a currency without a rate is held.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub fx_rates: BTreeMap<Currency, Rate>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -101,6 +111,8 @@ pub struct NewProgram {
     pub plan: Option<CommissionPlan>,
     /// Where disabled or expired links redirect instead of answering 410.
     pub fallback_url: Option<String>,
+    /// Default 3.
+    pub max_orders_per_click: Option<u32>,
 }
 
 /// A partial update: only the fields present change.
@@ -117,11 +129,16 @@ pub struct ProgramPatch {
     pub plan: Option<CommissionPlan>,
     /// An empty string removes the fallback.
     pub fallback_url: Option<String>,
+    pub max_orders_per_click: Option<u32>,
 }
 
 pub const DEFAULT_CLICK_PARAM: &str = "ll_click";
 pub const DEFAULT_WINDOW_DAYS: u16 = 30;
 pub const DEFAULT_HOLDING_DAYS: u16 = 30;
+
+fn default_max_orders_per_click() -> u32 {
+    DEFAULT_MAX_ORDERS_PER_CLICK
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -162,6 +179,10 @@ impl Program {
             precedence: input.precedence.unwrap_or_default(),
             plan: input.plan.unwrap_or_default(),
             fallback_url: None,
+            max_orders_per_click: input
+                .max_orders_per_click
+                .unwrap_or(DEFAULT_MAX_ORDERS_PER_CLICK),
+            fx_rates: BTreeMap::new(),
             created_at: now,
             updated_at: now,
         };
@@ -196,6 +217,9 @@ impl Program {
         }
         if let Some(v) = patch.plan {
             next.plan = v;
+        }
+        if let Some(v) = patch.max_orders_per_click {
+            next.max_orders_per_click = v;
         }
         if let Some(v) = patch.fallback_url {
             next.fallback_url = fallback(Some(&v), &next.allowed_domains)?;
@@ -264,6 +288,15 @@ impl Program {
         if let Some(url) = &self.fallback_url {
             Destination::for_program(url.as_str(), &self.allowed_domains)
                 .map_err(|e| invalid("fallback_url", e.to_string()))?;
+        }
+        if self.max_orders_per_click == 0 {
+            return Err(invalid("max_orders_per_click", "must be at least 1"));
+        }
+        if self.fx_rates.contains_key(&self.currency) {
+            return Err(invalid(
+                "fx_rates",
+                "no rate for the program's own currency",
+            ));
         }
         if plan.recurring_months > 120 {
             return Err(invalid("plan.recurring_months", "must be 0 to 120"));

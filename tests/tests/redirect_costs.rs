@@ -44,6 +44,8 @@ async fn seed_link(store: &Store) {
         precedence: Precedence::Click,
         plan: CommissionPlan::default(),
         fallback_url: None,
+        max_orders_per_click: 3,
+        fx_rates: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -3,8 +3,10 @@
 use crate::api_key::ApiKey;
 use crate::audit::AuditEntry;
 use crate::click::Click;
+use crate::conversion::{Conversion, ConversionId, Platform};
 use crate::creator::{Creator, Enrolment};
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
+use crate::ledger::LedgerEntry;
 use crate::link::{promo_key, Link, PromoCode};
 use crate::ports::{IndexKey, Item, Key};
 use crate::program::Program;
@@ -105,3 +107,89 @@ pub fn audit_item(entry: &AuditEntry, body: String) -> Item {
     Item::new(Key::new(format!("AUDIT#{day}"), entry.id.as_str()), body)
         .with_gsi1(IndexKey::new(AUDIT, entry.id.as_str()))
 }
+
+// Conversions, their dedupe records and the ledger.
+
+pub fn conversion(id: &ConversionId) -> Key {
+    Key::new(format!("CONV#{id}"), "CONV")
+}
+
+/// Another id of an order (a Stripe payment intent) pointing at its conversion.
+pub fn conversion_alias(id: &ConversionId) -> Key {
+    Key::new(format!("CONV#{id}"), "ALIAS")
+}
+
+pub fn program_conversions(program: &ProgramId) -> String {
+    format!("PCONVS#{program}")
+}
+
+pub fn creator_conversions(creator: &CreatorId) -> String {
+    format!("CCONVS#{creator}")
+}
+
+/// Sort key of a conversion in its listings: occurred time first, so a date range is a key range.
+pub fn conversion_sort(c: &Conversion) -> String {
+    let ms = (c.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    format!("{}#{}", ClickId::time_prefix(ms), c.id)
+}
+
+pub fn conversion_item(c: &Conversion, body: String) -> Item {
+    let item = Item::new(conversion(&c.id), body).with_gsi1(IndexKey::new(
+        program_conversions(&c.program_id),
+        conversion_sort(c),
+    ));
+    match &c.creator_id {
+        Some(creator) => item.with_gsi2(IndexKey::new(
+            creator_conversions(creator),
+            conversion_sort(c),
+        )),
+        None => item,
+    }
+}
+
+pub fn delivery(program: &ProgramId, platform: Platform, delivery_id: &str) -> Key {
+    Key::new(
+        format!("DELIVERY#{program}#{}#{delivery_id}", platform.as_str()),
+        "DELIVERY",
+    )
+}
+
+/// How many orders a click id has carried; beside its click.
+pub fn click_use(click_id: &str) -> Key {
+    Key::new(format!("CLICK#{click_id}"), "USE")
+}
+
+pub fn customer(program_id: &ProgramId, platform: Platform, customer_ref: &str) -> Key {
+    Key::new(
+        program(program_id).pk,
+        format!("CUSTOMER#{}#{customer_ref}", platform.as_str()),
+    )
+}
+
+pub fn ledger_of_creator(creator: &CreatorId) -> String {
+    format!("LEDGER#{creator}")
+}
+
+pub fn ledger_of_program(program: &ProgramId) -> String {
+    format!("PLEDGER#{program}")
+}
+
+pub fn ledger_item(e: &LedgerEntry, body: String) -> Item {
+    Item::new(
+        Key::new(ledger_of_creator(&e.creator_id), e.id.as_str()),
+        body,
+    )
+    .with_gsi1(IndexKey::new(
+        ledger_of_program(&e.program_id),
+        e.id.as_str(),
+    ))
+}
+
+pub fn webhook_secret(program_id: &ProgramId, platform: Platform) -> Key {
+    Key::new(
+        program(program_id).pk,
+        format!("{SECRET_PREFIX}{}", platform.as_str()),
+    )
+}
+
+pub const SECRET_PREFIX: &str = "SECRET#";

@@ -16,7 +16,13 @@
 //!
 //! Click ids start with their time, so an id range is a time range.
 
+mod conversions;
 mod keys;
+
+pub use conversions::{
+    BookingConflict, BookingWrite, ClickUse, ConversionFilter, Customer, MaskedSecret,
+    WebhookSecret, DELIVERY_RETENTION_DAYS,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
