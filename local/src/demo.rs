@@ -41,6 +41,8 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
             sale: Some(SaleCommission::RateBps(BasisPoints::new(1000)?)),
             ..CommissionPlan::default()
         },
+        max_orders_per_click: 3,
+        fx_rates: Default::default(),
         created_at: now,
         updated_at: now,
     };
