@@ -1,0 +1,212 @@
+//! Flow 2, ingest: `POST /webhooks/{shopify,stripe,woocommerce}/{program}` and
+//! `POST /postback/{program}`.
+//!
+//! Each request is checked in this order: the program exists (404), it has a secret for the
+//! platform (401), the platform's signature over the raw body holds (401, Stripe and postback
+//! also within 300 s of now), the body parses and names every field we need (400 naming the
+//! field). Then each fact is normalized into a [`ConversionEvent`] and sent to the conversions
+//! queue; only once the queue holds it do we answer 200. Topics we do not book get
+//! 200 `{"ignored": "<topic>"}` so the platform stops retrying.
+
+mod fields;
+mod postback;
+mod shopify;
+mod stripe;
+mod woocommerce;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use utoipa::OpenApi;
+
+use linkledger_http::{HttpError, Path};
+use linkledger_shared::conversion::{ConversionEvent, Fact, Platform};
+use linkledger_shared::ids::ProgramId;
+use linkledger_shared::ports::Queue;
+use linkledger_shared::signature::{verify_body_base64, verify_timestamped, SignatureError};
+use linkledger_shared::store::Store;
+
+pub use fields::BadField;
+
+/// Header carrying our postback signature.
+pub const POSTBACK_SIGNATURE: &str = "linkledger-signature";
+
+/// Largest body accepted (Shopify orders with many lines run to a few hundred KiB).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+pub struct WebhookState {
+    pub store: Store,
+    pub conversions: Arc<dyn Queue>,
+}
+
+/// What a payload turned into.
+pub enum Normalized {
+    /// Facts to book, each with its delivery key.
+    Facts(Vec<(String, Fact)>),
+    /// A topic or state we do not book.
+    Ignored(String),
+}
+
+/// A required platform header, as text.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Result<String, BadField> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .map(str::to_string)
+        .ok_or_else(|| BadField::new(&format!("header {name}"), "is required"))
+}
+
+fn malformed(field: BadField) -> HttpError {
+    HttpError::bad_request("malformed_body", field.to_string())
+}
+
+fn signature_error(err: SignatureError) -> HttpError {
+    let code = match err {
+        SignatureError::Stale { .. } => "stale_signature",
+        SignatureError::Missing => "missing_signature",
+        SignatureError::Malformed | SignatureError::Mismatch => "bad_signature",
+    };
+    HttpError::new(StatusCode::UNAUTHORIZED, code, err.to_string())
+}
+
+async fn ingest(
+    state: &WebhookState,
+    platform: Platform,
+    program: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, axum::Json<Value>), HttpError> {
+    let unknown = || HttpError::not_found("no such program");
+    let program_id = ProgramId::parse(program).map_err(|_| unknown())?;
+    let program = state
+        .store
+        .program(&program_id)
+        .await?
+        .ok_or_else(unknown)?
+        .record;
+    if platform == Platform::Woocommerce && woocommerce::is_ping(headers, body) {
+        return Ok((StatusCode::OK, axum::Json(json!({"pong": true}))));
+    }
+    let secret = state
+        .store
+        .webhook_secret(&program.id, platform)
+        .await?
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "webhook_not_configured",
+                format!("no {} secret is set for this program", platform.as_str()),
+            )
+        })?;
+    let secret = secret.secret.as_bytes();
+    let signature = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = linkledger_shared::now().unix_timestamp();
+    match platform {
+        Platform::Shopify => verify_body_base64(secret, body, signature("x-shopify-hmac-sha256")),
+        Platform::Woocommerce => {
+            verify_body_base64(secret, body, signature("x-wc-webhook-signature"))
+        }
+        Platform::Stripe => verify_timestamped(secret, body, signature("stripe-signature"), now),
+        Platform::Postback => verify_timestamped(secret, body, signature(POSTBACK_SIGNATURE), now),
+    }
+    .map_err(signature_error)?;
+
+    let json = fields::parse_json(body).map_err(malformed)?;
+    let normalized = match platform {
+        Platform::Shopify => shopify::normalize(headers, &json, &program),
+        Platform::Stripe => stripe::normalize(&json, &program),
+        Platform::Woocommerce => woocommerce::normalize(headers, &json, &program),
+        Platform::Postback => postback::normalize(&json, body),
+    }
+    .map_err(malformed)?;
+    let facts = match normalized {
+        Normalized::Ignored(topic) => {
+            tracing::info!(platform = platform.as_str(), %topic, "webhook ignored");
+            return Ok((StatusCode::OK, axum::Json(json!({ "ignored": topic }))));
+        }
+        Normalized::Facts(facts) => facts,
+    };
+    let received_at = linkledger_shared::now();
+    let mut deliveries = Vec::new();
+    for (delivery_id, fact) in facts {
+        let event = ConversionEvent {
+            program_id: program.id.clone(),
+            platform,
+            delivery_id: delivery_id.clone(),
+            received_at,
+            fact,
+        };
+        let message = serde_json::to_string(&event)
+            .map_err(|e| HttpError::bad_request("malformed_body", e.to_string()))?;
+        // Only a message the queue holds may be answered 2xx; otherwise the platform retries.
+        state.conversions.send(&message).await.map_err(|err| {
+            tracing::error!(error = %err, platform = platform.as_str(), "enqueueing a conversion failed");
+            HttpError::unavailable()
+        })?;
+        deliveries.push(delivery_id);
+    }
+    tracing::info!(platform = platform.as_str(), program = %program.id, queued = deliveries.len(), "webhook accepted");
+    Ok((StatusCode::OK, axum::Json(json!({ "queued": deliveries }))))
+}
+
+macro_rules! platform_route {
+    ($name:ident, $platform:expr, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "webhooks", params(("program" = String, Path)),
+            request_body(content = String, description = "The platform's payload, as it sends it"),
+            responses(
+                (status = 200, description = "`{\"queued\": [delivery ids]}`, or `{\"ignored\": topic}`"),
+                (status = 400, body = linkledger_http::ErrorBody, description = "malformed body (the message names the field)"),
+                (status = 401, body = linkledger_http::ErrorBody, description = "missing, bad or stale signature; no secret configured"),
+                (status = 404, body = linkledger_http::ErrorBody, description = "unknown program"),
+                (status = 503, body = linkledger_http::ErrorBody, description = "the queue is unavailable: retry")))]
+        pub async fn $name(
+            State(state): State<Arc<WebhookState>>,
+            Path(program): Path<String>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<(StatusCode, axum::Json<Value>), HttpError> {
+            ingest(&state, $platform, &program, &headers, &body).await
+        }
+    };
+}
+
+platform_route!(shopify_webhook, Platform::Shopify, "/webhooks/shopify/{program}",
+    "Shopify: `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the body), `X-Shopify-Topic`, `X-Shopify-Webhook-Id`.");
+platform_route!(
+    stripe_webhook,
+    Platform::Stripe,
+    "/webhooks/stripe/{program}",
+    "Stripe: `Stripe-Signature: t=…,v1=…` (hex HMAC-SHA256 of `t.body`, 300 s tolerance)."
+);
+platform_route!(woocommerce_webhook, Platform::Woocommerce, "/webhooks/woocommerce/{program}",
+    "WooCommerce: `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the body), `X-WC-Webhook-Topic`, `X-WC-Webhook-Delivery-ID`; the creation ping gets 200.");
+platform_route!(
+    postback,
+    Platform::Postback,
+    "/postback/{program}",
+    "Our server-to-server format (README), signed `Linkledger-Signature: t=…,v1=…` like Stripe."
+);
+
+/// The OpenAPI description of the ingest routes (merged into `/openapi.json` by the API).
+#[derive(OpenApi)]
+#[openapi(paths(shopify_webhook, stripe_webhook, woocommerce_webhook, postback))]
+pub struct WebhooksDoc;
+
+pub fn router(state: Arc<WebhookState>) -> Router {
+    let router = Router::new()
+        .route("/webhooks/shopify/{program}", post(shopify_webhook))
+        .route("/webhooks/stripe/{program}", post(stripe_webhook))
+        .route("/webhooks/woocommerce/{program}", post(woocommerce_webhook))
+        .route("/postback/{program}", post(postback))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    linkledger_http::with_common_layers(router)
+}

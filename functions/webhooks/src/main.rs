@@ -1,0 +1,21 @@
+//! Lambda entry point: configuration, logging, adapters, then `lambda_http::run`.
+
+use std::sync::Arc;
+
+use linkledger_shared::config::{Backends, Config};
+use linkledger_webhooks::{router, WebhookState};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let config = Config::from_env()?;
+    linkledger_shared::telemetry::init_tracing(config.log_format);
+    let backends = Backends::connect(&config.backend).await?;
+    let conversions = backends.conversions.ok_or(
+        "LINKLEDGER_CONVERSIONS_QUEUE_URL and LINKLEDGER_CONVERSIONS_DLQ_URL are required",
+    )?;
+    let state = WebhookState {
+        store: backends.store,
+        conversions,
+    };
+    lambda_http::run(router(Arc::new(state))).await
+}

@@ -1,0 +1,185 @@
+//! Flow 3, attribute and book: the consumer of the conversions queue.
+//!
+//! The same [`process_message`] runs in two places: [`handle_sqs_batch`] for Lambda's SQS event
+//! source (partial batch failures: only the failed messages return to the queue), and
+//! [`run_consumer`] / [`drain`] in the local process against the SQLite queue table. A message
+//! that can be retried (a refund whose order has not arrived, a store outage) stays on the
+//! queue; after three receives the queue moves it to the dead-letter queue, where it waits for
+//! review (and the DLQ alarm fires). Nothing is acknowledged unless it was booked or is a
+//! duplicate of something booked.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
+use linkledger_shared::conversion::ConversionEvent;
+use linkledger_shared::ports::{Queue, QueueError};
+use linkledger_shared::store::Store;
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Booked, or already booked: acknowledge.
+    Done(Outcome),
+    /// Leave on the queue and try again later.
+    Retry(String),
+    /// Can never be booked: leave it to reach the dead-letter queue, reason logged.
+    Poison(String),
+}
+
+/// Books one queue message.
+pub async fn process_message(store: &Store, body: &str) -> Disposition {
+    let event: ConversionEvent = match serde_json::from_str(body) {
+        Ok(event) => event,
+        Err(err) => {
+            tracing::error!(error = %err, "unreadable conversion message");
+            return Disposition::Poison(format!("unreadable message: {err}"));
+        }
+    };
+    match book_conversion(store, &event).await {
+        Ok(outcome) => {
+            tracing::info!(
+                program = %event.program_id,
+                platform = event.platform.as_str(),
+                outcome = ?outcome,
+                "conversion event booked"
+            );
+            Disposition::Done(outcome)
+        }
+        Err(BookingError::Retry(reason)) => {
+            tracing::warn!(program = %event.program_id, %reason, "conversion event will be retried");
+            Disposition::Retry(reason)
+        }
+        Err(BookingError::Invalid(reason)) => {
+            tracing::error!(program = %event.program_id, %reason, "conversion event cannot be booked");
+            Disposition::Poison(reason)
+        }
+    }
+}
+
+/// Lambda's SQS batch: every message not booked is reported as a failure, so SQS redelivers
+/// only those (`ReportBatchItemFailures`).
+pub async fn handle_sqs_batch(store: &Store, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let disposition = match &record.body {
+            Some(body) => process_message(store, body).await,
+            None => Disposition::Poison("message without a body".into()),
+        };
+        if !matches!(disposition, Disposition::Done(_)) {
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+#[derive(Clone, Debug)]
+pub struct ConsumerOptions {
+    /// Messages per receive (1..=10).
+    pub batch: usize,
+    /// How long a receive waits for a first message.
+    pub wait: Duration,
+    /// How long a received message stays hidden while it is being booked.
+    pub visibility: Duration,
+    /// A retried message is hidden this long times its receive count.
+    pub retry_delay: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        Self {
+            batch: 10,
+            wait: Duration::from_secs(1),
+            visibility: Duration::from_secs(60),
+            retry_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counts of one [`drain`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub done: usize,
+    pub retried: usize,
+    pub poisoned: usize,
+}
+
+/// Receives and books until the queue has nothing visible.
+pub async fn drain(
+    store: &Store,
+    queue: &dyn Queue,
+    options: &ConsumerOptions,
+) -> Result<Drained, QueueError> {
+    let mut drained = Drained::default();
+    loop {
+        let messages = queue
+            .receive(options.batch, options.visibility, Duration::ZERO)
+            .await?;
+        if messages.is_empty() {
+            return Ok(drained);
+        }
+        for message in messages {
+            match process_message(store, &message.body).await {
+                Disposition::Done(_) => {
+                    queue.delete(&message.receipt).await?;
+                    drained.done += 1;
+                }
+                Disposition::Retry(_) => {
+                    let delay = options.retry_delay * message.receive_count.max(1);
+                    queue.change_visibility(&message.receipt, delay).await?;
+                    drained.retried += 1;
+                }
+                Disposition::Poison(_) => {
+                    // Straight back, so it reaches the dead-letter queue in three receives.
+                    queue
+                        .change_visibility(&message.receipt, Duration::ZERO)
+                        .await?;
+                    drained.poisoned += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The local process's consumer: books forever, backing off while the queue is unavailable.
+pub async fn run_consumer(
+    store: Store,
+    queue: std::sync::Arc<dyn Queue>,
+    options: ConsumerOptions,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match queue
+            .receive(options.batch, options.visibility, options.wait)
+            .await
+        {
+            Ok(messages) if messages.is_empty() => {}
+            Ok(messages) => {
+                backoff = Duration::from_millis(100);
+                for message in messages {
+                    let result = match process_message(&store, &message.body).await {
+                        Disposition::Done(_) => queue.delete(&message.receipt).await,
+                        Disposition::Retry(_) => {
+                            let delay = options.retry_delay * message.receive_count.max(1);
+                            queue.change_visibility(&message.receipt, delay).await
+                        }
+                        Disposition::Poison(_) => {
+                            queue
+                                .change_visibility(&message.receipt, Duration::ZERO)
+                                .await
+                        }
+                    };
+                    if let Err(err) = result {
+                        tracing::warn!(error = %err, "acknowledging a conversion message failed");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "receiving conversions failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
