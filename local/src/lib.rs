@@ -11,17 +11,31 @@ use axum::Router;
 use linkledger_api::ApiState;
 use linkledger_redirect::RedirectState;
 use linkledger_shared::click::VisitorKey;
+use linkledger_shared::ports::Queue;
 use linkledger_shared::store::Store;
+use linkledger_webhooks::WebhookState;
 
-/// Redirect at `/{code}`, API at `/api`, `/openapi.json`, `/health`, on one router. A link
-/// changed through the API is dropped from the redirect's cache at once.
-pub fn app(store: Store, visitor_key: VisitorKey, link_cache_ttl: Duration) -> Router {
+/// Redirect at `/{code}`, API at `/api`, webhooks at `/webhooks/...` and `/postback/...`,
+/// `/openapi.json`, `/health`, on one router. A link changed through the API is dropped from the
+/// redirect's cache at once.
+pub fn app(
+    store: Store,
+    conversions: Arc<dyn Queue>,
+    visitor_key: VisitorKey,
+    link_cache_ttl: Duration,
+) -> Router {
     let redirect = Arc::new(RedirectState::new(
         store.clone(),
         visitor_key,
         link_cache_ttl,
     ));
     let forget = redirect.clone();
+    let webhooks = Arc::new(WebhookState {
+        store: store.clone(),
+        conversions,
+    });
     let api = ApiState::new(store).on_link_change(Arc::new(move |code| forget.forget(code)));
-    linkledger_api::router(Arc::new(api)).merge(linkledger_redirect::router(redirect))
+    linkledger_api::router(Arc::new(api))
+        .merge(linkledger_webhooks::router(webhooks))
+        .merge(linkledger_redirect::router(redirect))
 }

@@ -14,6 +14,7 @@ use linkledger_shared::audit::Actor;
 use linkledger_shared::click::VisitorKey;
 use linkledger_shared::config::{Backend, Backends, Config};
 use linkledger_shared::ids::{random_token, CreatorId};
+use linkledger_worker::ConsumerOptions;
 
 #[derive(Parser)]
 #[command(
@@ -136,11 +137,22 @@ async fn serve(
             .await?
             .into_bytes(),
     };
+    let conversions = backends
+        .conversions
+        .clone()
+        .ok_or("the conversions queue is not configured")?;
     let app = linkledger::app(
         backends.store.clone(),
+        conversions.clone(),
         VisitorKey::new(&secret),
         config.link_cache_ttl,
     );
+    // The worker runs in-process against the same queue the webhooks fill.
+    tokio::spawn(linkledger_worker::run_consumer(
+        backends.store.clone(),
+        conversions,
+        ConsumerOptions::default(),
+    ));
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);

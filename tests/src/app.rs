@@ -17,12 +17,18 @@ use linkledger_shared::click::VisitorKey;
 use linkledger_shared::ports::Table;
 use linkledger_shared::store::Store;
 
-use crate::backends::{aws_table_backend, sqlite_table, Backend};
+use linkledger_shared::conversion::Platform;
+use linkledger_shared::ports::Queue;
+use linkledger_worker::{ConsumerOptions, Drained};
+
+use crate::backends::{aws_app_backend, sqlite_app_backend, Backend};
 
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
     pub table: Arc<dyn Table>,
+    /// The conversions queue the webhooks fill and [`TestApp::drain`] empties.
+    pub queue: Arc<dyn Queue>,
     /// An admin key minted the way `linkledger keys create --role admin` does.
     pub admin: String,
     _backend: Backend<dyn Table>,
@@ -50,19 +56,22 @@ impl Reply {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        Self::on(sqlite_table()).await
+        let (table, queue) = sqlite_app_backend();
+        Self::on(table, queue).await
     }
 
     /// `None` when AWS tests are skipped (never under `CI=true`).
     pub async fn aws() -> Option<TestApp> {
-        Some(Self::on(aws_table_backend().await?).await)
+        let (table, queue) = aws_app_backend().await?;
+        Some(Self::on(table, queue).await)
     }
 
-    async fn on(backend: Backend<dyn Table>) -> TestApp {
+    async fn on(backend: Backend<dyn Table>, queue: Arc<dyn Queue>) -> TestApp {
         let table = backend.handle();
         let store = Store::new(table.clone());
         let router = linkledger::app(
             store.clone(),
+            queue.clone(),
             VisitorKey::new(b"test-secret"),
             Duration::from_secs(30),
         );
@@ -82,6 +91,7 @@ impl TestApp {
             router,
             store,
             table,
+            queue,
             admin,
             _backend: backend,
         }
@@ -232,6 +242,56 @@ impl TestApp {
             }
         }
         panic!("the cursor of {path} never reaches a last page");
+    }
+
+    /// Runs the worker until the queue has nothing visible (retries come back after 1 s).
+    pub async fn drain(&self) -> Drained {
+        let options = ConsumerOptions {
+            retry_delay: Duration::from_secs(1),
+            ..ConsumerOptions::default()
+        };
+        linkledger_worker::drain(&self.store, self.queue.as_ref(), &options)
+            .await
+            .expect("the queue answers")
+    }
+
+    /// Sets a program's signing secret for `platform` through the API; returns it.
+    pub async fn webhook_secret(
+        &self,
+        program: &str,
+        platform: Platform,
+        secret: Option<&str>,
+    ) -> String {
+        let reply = self
+            .call(
+                Method::PUT,
+                &format!(
+                    "/api/programs/{program}/webhook-secrets/{}",
+                    platform.as_str()
+                ),
+                Some(&self.admin),
+                Some(match secret {
+                    Some(s) => json!({ "secret": s }),
+                    None => json!({}),
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        reply.json["secret"].as_str().expect("secret").to_string()
+    }
+
+    /// POSTs a raw body with headers (a platform's webhook).
+    pub async fn deliver(&self, path: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
+        let mut builder = Request::builder().method(Method::POST).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, value);
+        }
+        self.send(
+            builder
+                .body(Body::from(body.to_vec()))
+                .expect("a valid request"),
+        )
+        .await
     }
 
     pub async fn clicks(&self, code: &str) -> Vec<Value> {

@@ -157,3 +157,23 @@ pub async fn aws_queue_backend() -> Option<Backend<dyn Queue>> {
         _file: None,
     })
 }
+
+/// A table and the conversions queue on one SQLite file, as `linkledger serve` runs them.
+pub fn sqlite_app_backend() -> (Backend<dyn Table>, Arc<dyn Queue>) {
+    let (db, file) = sqlite_db("app");
+    let queue: Arc<dyn Queue> = Arc::new(db.queue("conversions"));
+    (
+        Backend {
+            handle: Arc::new(db.table()),
+            _file: Some(file),
+        },
+        queue,
+    )
+}
+
+/// A fresh DynamoDB table and SQS queue pair on the emulator; `None` when skipped.
+pub async fn aws_app_backend() -> Option<(Backend<dyn Table>, Arc<dyn Queue>)> {
+    let table = aws_table_backend().await?;
+    let queue: Arc<dyn Queue> = Arc::new(aws_queue().await?);
+    Some((table, queue))
+}

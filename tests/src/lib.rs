@@ -2,3 +2,4 @@
 
 pub mod app;
 pub mod backends;
+pub mod webhooks;

@@ -5,12 +5,15 @@
 
 mod audit;
 mod auth;
+mod conversions;
 mod creators;
 mod keys;
+mod ledger;
 mod links;
 mod pages;
 mod programs;
 mod promo_codes;
+mod secrets;
 
 use std::sync::Arc;
 
@@ -99,12 +102,22 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(links::disable_link))
         .routes(routes!(links::list_clicks))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(secrets::put_fx_rates))
+        .routes(routes!(secrets::put_secret))
+        .routes(routes!(secrets::list_secrets))
+        .routes(routes!(conversions::list_conversions))
+        .routes(routes!(conversions::get_conversion))
+        .routes(routes!(conversions::approve_conversion))
+        .routes(routes!(conversions::reject_conversion))
+        .routes(routes!(ledger::list_ledger))
+        .routes(routes!(ledger::list_balances))
 }
 
 /// The OpenAPI document of every public route (the redirect's included).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api_routes().split_for_parts();
     doc.merge(linkledger_redirect::RedirectDoc::openapi());
+    doc.merge(linkledger_webhooks::WebhooksDoc::openapi());
     doc
 }
 

@@ -11,13 +11,13 @@ use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::click::ClickView;
 use linkledger_shared::destination::Destination;
-use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_shared::ids::LinkCode;
 use linkledger_shared::link::{Link, NewLink};
 use linkledger_shared::ports::{Created, StoreError};
 use linkledger_shared::store::{LinkFilter, Versioned};
 
 use crate::auth::Caller;
-use crate::pages::{Page, PageParams};
+use crate::pages::{creator_scope, program_filter, Page, PageParams};
 use crate::ApiState;
 
 /// Attempts at a fresh generated code before giving up (8 characters: collisions are rare).
@@ -130,32 +130,9 @@ pub async fn list_links(
     caller: Caller,
     Query(query): Query<LinkQuery>,
 ) -> Result<Json<Page<Link>>, HttpError> {
-    let program = match &query.program {
-        Some(p) => Some(
-            ProgramId::parse(p)
-                .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let named = match &query.creator {
-        Some(c) => Some(
-            CreatorId::parse(c)
-                .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let creator = match caller.own_creator() {
-        // A creator key lists its own links whatever it asks for.
-        Some(own) => {
-            if named.as_ref().is_some_and(|n| n != own) {
-                return Ok(Json(Page {
-                    items: vec![],
-                    next_cursor: None,
-                }));
-            }
-            Some(own.clone())
-        }
-        None => named,
+    let program = program_filter(query.program.as_deref())?;
+    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+        return Ok(Json(Page::empty()));
     };
     let page = PageParams {
         limit: query.limit,

@@ -40,3 +40,43 @@ impl<T> From<Listing<T>> for Page<T> {
         }
     }
 }
+
+/// A `program` query filter.
+pub fn program_filter(
+    text: Option<&str>,
+) -> Result<Option<linkledger_shared::ids::ProgramId>, linkledger_http::HttpError> {
+    text.map(|p| {
+        linkledger_shared::ids::ProgramId::parse(p)
+            .map_err(|e| linkledger_http::HttpError::bad_request("invalid_query", e.to_string()))
+    })
+    .transpose()
+}
+
+/// The creator a listing is about: a creator key sees only its own records whatever it asks
+/// for (`Err(None)`-like: `None` from this function means "nothing to show").
+pub fn creator_scope(
+    caller: &crate::auth::Caller,
+    named: Option<&str>,
+) -> Result<Option<Option<linkledger_shared::ids::CreatorId>>, linkledger_http::HttpError> {
+    let named = named
+        .map(|c| {
+            linkledger_shared::ids::CreatorId::parse(c).map_err(|e| {
+                linkledger_http::HttpError::bad_request("invalid_query", e.to_string())
+            })
+        })
+        .transpose()?;
+    Ok(match caller.own_creator() {
+        Some(own) if named.as_ref().is_some_and(|n| n != own) => None,
+        Some(own) => Some(Some(own.clone())),
+        None => Some(named),
+    })
+}
+
+impl<T> Page<T> {
+    pub fn empty() -> Self {
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}

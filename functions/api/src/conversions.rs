@@ -1,0 +1,196 @@
+//! Conversions: listing (by program or creator, status, date range), one conversion, and the
+//! admin's decision on held ones.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, Time};
+use utoipa::IntoParams;
+
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::booking::{decide, DecisionError};
+use linkledger_shared::conversion::{Conversion, ConversionId, ConversionStatus};
+use linkledger_shared::store::ConversionFilter;
+
+use crate::auth::Caller;
+use crate::pages::{creator_scope, program_filter, Page, PageParams};
+use crate::ApiState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConversionQuery {
+    /// Program id (admin and finance list per program or per creator).
+    pub program: Option<String>,
+    pub creator: Option<String>,
+    /// `approved`, `held`, `rejected` or `unattributed`.
+    pub status: Option<String>,
+    /// Orders that occurred at or after this (RFC 3339, or a date `YYYY-MM-DD` = its start, UTC).
+    pub from: Option<String>,
+    /// Orders that occurred before this (a date means the end of that day).
+    pub to: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+fn instant(text: &str, end_of_day: bool) -> Result<OffsetDateTime, HttpError> {
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(at);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = Date::parse(text, &format).map_err(|_| {
+        HttpError::bad_request(
+            "invalid_query",
+            format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"),
+        )
+    })?;
+    let date = if end_of_day {
+        date.next_day().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(date.with_time(Time::MIDNIGHT).assume_utc())
+}
+
+#[utoipa::path(get, path = "/api/conversions", tag = "conversions", params(ConversionQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<Conversion>), (status = 400, body = linkledger_http::ErrorBody)))]
+pub async fn list_conversions(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(query): Query<ConversionQuery>,
+) -> Result<Json<Page<Conversion>>, HttpError> {
+    let program = program_filter(query.program.as_deref())?;
+    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+        return Ok(Json(Page::empty()));
+    };
+    if program.is_none() && creator.is_none() {
+        return Err(HttpError::bad_request(
+            "filter_required",
+            "list conversions per program (`program=`) or per creator (`creator=`)",
+        ));
+    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            ConversionStatus::parse(s).ok_or_else(|| {
+                HttpError::bad_request(
+                    "invalid_query",
+                    "status is one of approved, held, rejected, unattributed",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = ConversionFilter {
+        program,
+        creator,
+        status,
+        from: query
+            .from
+            .as_deref()
+            .map(|t| instant(t, false))
+            .transpose()?,
+        to: query.to.as_deref().map(|t| instant(t, true)).transpose()?,
+    };
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    Ok(Json(
+        state
+            .store
+            .conversions(&filter, page.limit(), page.cursor)
+            .await?
+            .into(),
+    ))
+}
+
+async fn visible_conversion(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Conversion, HttpError> {
+    let unknown = || HttpError::not_found("no such conversion");
+    let id = ConversionId::parse(id).ok_or_else(unknown)?;
+    let conversion = state
+        .store
+        .conversion(&id)
+        .await?
+        .ok_or_else(unknown)?
+        .record;
+    let visible = caller.reads_all()
+        || conversion
+            .creator_id
+            .as_ref()
+            .is_some_and(|c| caller.may_see(c));
+    if visible {
+        Ok(conversion)
+    } else {
+        Err(unknown())
+    }
+}
+
+#[utoipa::path(get, path = "/api/conversions/{id}", tag = "conversions", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Conversion), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn get_conversion(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversion>, HttpError> {
+    Ok(Json(visible_conversion(&state, &caller, &id).await?))
+}
+
+async fn decide_on(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    approve: bool,
+) -> Result<Json<Conversion>, HttpError> {
+    caller.admin()?;
+    let conversion = visible_conversion(state, caller, id).await?;
+    match decide(&state.store, &conversion.id, approve, &caller.actor()).await {
+        Ok(decided) => Ok(Json(decided)),
+        Err(DecisionError::NotFound) => Err(HttpError::not_found("no such conversion")),
+        Err(e @ DecisionError::NotHeld(_)) => Err(HttpError::new(
+            axum::http::StatusCode::CONFLICT,
+            "not_held",
+            e.to_string(),
+        )),
+        Err(e @ DecisionError::FxRateMissing(_)) => Err(HttpError::new(
+            axum::http::StatusCode::CONFLICT,
+            "fx_rate_missing",
+            e.to_string(),
+        )),
+        Err(DecisionError::Money(e)) => {
+            Err(HttpError::bad_request("invalid_amount", e.to_string()))
+        }
+        Err(DecisionError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/api/conversions/{id}/approve", tag = "conversions", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Conversion, description = "approved: its accrual is booked"),
+        (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody, description = "not held, or still no exchange rate")))]
+pub async fn approve_conversion(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversion>, HttpError> {
+    decide_on(&state, &caller, &id, true).await
+}
+
+#[utoipa::path(post, path = "/api/conversions/{id}/reject", tag = "conversions", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Conversion, description = "rejected: it never pays"),
+        (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn reject_conversion(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversion>, HttpError> {
+    decide_on(&state, &caller, &id, false).await
+}

@@ -1,0 +1,100 @@
+//! The ledger and the balances derived from it.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use linkledger_http::{HttpError, Json, Query};
+use linkledger_shared::ledger::{balances, Balance, LedgerEntry};
+
+use crate::auth::Caller;
+use crate::pages::{creator_scope, program_filter, Page, PageParams};
+use crate::ApiState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    pub program: Option<String>,
+    pub creator: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+fn filter_required() -> HttpError {
+    HttpError::bad_request(
+        "filter_required",
+        "ask per creator (`creator=`) or per program (`program=`)",
+    )
+}
+
+#[utoipa::path(get, path = "/api/ledger", tag = "ledger", params(LedgerQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<LedgerEntry>), (status = 400, body = linkledger_http::ErrorBody)))]
+pub async fn list_ledger(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(query): Query<LedgerQuery>,
+) -> Result<Json<Page<LedgerEntry>>, HttpError> {
+    let program = program_filter(query.program.as_deref())?;
+    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+        return Ok(Json(Page::empty()));
+    };
+    if program.is_none() && creator.is_none() {
+        return Err(filter_required());
+    }
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    Ok(Json(
+        state
+            .store
+            .ledger(
+                creator.as_ref(),
+                program.as_ref(),
+                page.limit(),
+                page.cursor,
+            )
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    pub program: Option<String>,
+    pub creator: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Balances {
+    /// One per creator and currency.
+    pub items: Vec<Balance>,
+}
+
+#[utoipa::path(get, path = "/api/balances", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
+    responses((status = 200, body = Balances), (status = 400, body = linkledger_http::ErrorBody)))]
+pub async fn list_balances(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(query): Query<BalanceQuery>,
+) -> Result<Json<Balances>, HttpError> {
+    let program = program_filter(query.program.as_deref())?;
+    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+        return Ok(Json(Balances { items: Vec::new() }));
+    };
+    if program.is_none() && creator.is_none() {
+        return Err(filter_required());
+    }
+    let entries = state
+        .store
+        .all_ledger_entries(creator.as_ref(), program.as_ref())
+        .await?;
+    let items = balances(&entries, linkledger_shared::now())
+        .map_err(|e| HttpError::bad_request("invalid_amount", e.to_string()))?;
+    Ok(Json(Balances { items }))
+}

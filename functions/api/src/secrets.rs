@@ -1,0 +1,159 @@
+//! Webhook signing secrets per program and platform, and a program's exchange rates.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use linkledger_http::{HttpError, Json, Path};
+use linkledger_shared::audit::AuditEntry;
+use linkledger_shared::conversion::Platform;
+use linkledger_shared::fx::Rate;
+use linkledger_shared::ids::random_token;
+use linkledger_shared::money::Currency;
+use linkledger_shared::ports::StoreError;
+use linkledger_shared::program::Program;
+use linkledger_shared::store::{MaskedSecret, WebhookSecret};
+
+use crate::auth::Caller;
+use crate::programs::visible_program;
+use crate::ApiState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSecret {
+    /// The platform's signing secret (Shopify's app secret, Stripe's `whsec_…`, the secret typed
+    /// into WooCommerce). Omit it and one is generated (as for postbacks).
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetSecret {
+    pub platform: Platform,
+    /// Shown this once; afterwards only masked.
+    pub secret: String,
+    pub webhook_url_path: String,
+}
+
+#[utoipa::path(put, path = "/api/programs/{id}/webhook-secrets/{platform}", tag = "webhooks", request_body = NewSecret,
+    security(("bearer" = [])), params(("id" = String, Path), ("platform" = String, Path, description = "shopify, stripe, woocommerce or postback")),
+    responses((status = 200, body = SetSecret), (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn put_secret(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path((id, platform)): Path<(String, String)>,
+    Json(input): Json<NewSecret>,
+) -> Result<Json<SetSecret>, HttpError> {
+    caller.admin()?;
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    let platform = Platform::parse(&platform).ok_or_else(|| {
+        HttpError::not_found("platform is one of shopify, stripe, woocommerce, postback")
+    })?;
+    let secret = match input.secret {
+        Some(s) if s.trim().len() < 8 || s.len() > 512 => {
+            return Err(HttpError::bad_request(
+                "invalid_secret",
+                "secret must be 8 to 512 characters",
+            ))
+        }
+        Some(s) => s.trim().to_string(),
+        None => format!("llwh_{}", random_token(32)),
+    };
+    let record = WebhookSecret {
+        program_id: program.id.clone(),
+        platform,
+        secret,
+        created_at: linkledger_shared::now(),
+    };
+    let before = state
+        .store
+        .webhook_secret(&program.id, platform)
+        .await?
+        .map(|s| s.masked());
+    // The audit log keeps the masked form only.
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "webhook_secret.put",
+        format!("{}/{}", program.id, platform.as_str()),
+        before.as_ref(),
+        Some(&record.masked()),
+    );
+    state.store.put_webhook_secret(&record, &audit).await?;
+    let path = match platform {
+        Platform::Postback => format!("/postback/{}", program.id),
+        other => format!("/webhooks/{}/{}", other.as_str(), program.id),
+    };
+    Ok(Json(SetSecret {
+        platform,
+        secret: record.secret,
+        webhook_url_path: path,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Secrets {
+    pub items: Vec<MaskedSecret>,
+}
+
+#[utoipa::path(get, path = "/api/programs/{id}/webhook-secrets", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Secrets)))]
+pub async fn list_secrets(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Secrets>, HttpError> {
+    caller.admin()?;
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    let items = state
+        .store
+        .webhook_secrets(&program.id)
+        .await?
+        .iter()
+        .map(WebhookSecret::masked)
+        .collect();
+    Ok(Json(Secrets { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FxRates {
+    /// Units of the program currency per unit of each other currency, as exact decimals:
+    /// `{"EUR": "1.0825"}`. Replaces the program's rates; `{}` removes them all.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub rates: BTreeMap<Currency, Rate>,
+}
+
+#[utoipa::path(put, path = "/api/programs/{id}/fx-rates", tag = "programs", request_body = FxRates,
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Program), (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn put_fx_rates(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(input): Json<FxRates>,
+) -> Result<Json<Program>, HttpError> {
+    caller.admin()?;
+    let (program, version) = visible_program(&state, &caller, &id).await?;
+    let mut updated = program.clone();
+    updated.fx_rates = input.rates;
+    updated.updated_at = linkledger_shared::now();
+    updated
+        .validate()
+        .map_err(|e| HttpError::bad_request("invalid_program", e.to_string()))?;
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "program.fx_rates",
+        &program.id,
+        Some(&program),
+        Some(&updated),
+    );
+    match state.store.update_program(&updated, version, &audit).await {
+        Ok(()) => Ok(Json(updated)),
+        Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
+            "the program changed meanwhile; read it again and retry",
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
