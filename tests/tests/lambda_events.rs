@@ -92,3 +92,69 @@ async fn api_lambda_answers_http_api_events() {
         json!("invalid_json")
     );
 }
+
+/// The webhooks Lambda: an HTTP API event carrying a signed postback is verified and enqueued;
+/// then the worker Lambda books it from an SQS event (the message the queue would deliver),
+/// and reports the unreadable record of the same batch as its only failure.
+#[tokio::test]
+async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
+    use linkledger_shared::conversion::Platform;
+    use linkledger_shared::signature::sign_timestamped;
+
+    let app = TestApp::sqlite().await;
+    let program = app.program().await;
+    let (creator, _) = app.creator(&program, "anna").await;
+    let secret = app.webhook_secret(&program, Platform::Postback, None).await;
+    let webhooks = linkledger_webhooks::router(Arc::new(linkledger_webhooks::WebhookState {
+        store: app.store.clone(),
+        conversions: app.queue.clone(),
+    }));
+    let promo = app
+        .post(
+            &format!("/api/programs/{program}/promo-codes"),
+            &app.admin,
+            json!({"code": "ANNA10", "creator_id": creator}),
+        )
+        .await;
+    assert_eq!(promo.status, StatusCode::CREATED);
+
+    let body = json!({"event": "sale", "order_id": "lambda-1", "amount": "80.00",
+        "currency": "USD", "coupon": "anna10"})
+    .to_string();
+    let now = linkledger_shared::now().unix_timestamp();
+    let signature = sign_timestamped(secret.as_bytes(), now, body.as_bytes());
+    let mut request: serde_json::Value =
+        serde_json::from_str(&event("apigw-v2-postback.json").replace("__PROGRAM__", &program))
+            .unwrap();
+    request["headers"]["linkledger-signature"] = json!(signature);
+    request["body"] = json!(body);
+    let response = webhooks
+        .oneshot(lambda_http::request::from_str(&request.to_string()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // What the queue holds is what SQS would hand the worker.
+    let messages = app
+        .queue
+        .receive(1, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    let sqs = event("sqs-conversions.json").replace(
+        "\"__EVENT__\"",
+        &serde_json::to_string(&messages[0].body).unwrap(),
+    );
+    let sqs: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&sqs).unwrap();
+    let response = linkledger_worker::handle_sqs_batch(&app.store, sqs).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
+    let ledger = app
+        .get(&format!("/api/ledger?creator={creator}"), &app.admin)
+        .await;
+    assert_eq!(ledger.json["items"][0]["amount"]["amount"], "8.00");
+}

@@ -17,5 +17,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: backends.store,
         conversions,
     };
-    lambda_http::run(router(Arc::new(state))).await
+    // Alone on Lambda, unknown paths get the JSON 404 (locally the API router provides it).
+    lambda_http::run(router(Arc::new(state)).fallback(linkledger_http::not_found)).await
 }
