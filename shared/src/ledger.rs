@@ -45,6 +45,9 @@ pub struct LedgerEntry {
     /// The exchange rate that produced the amount, when the order was in another currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fx: Option<AppliedRate>,
+    /// Why, for adjustments (and payouts' references).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl LedgerEntry {
@@ -68,7 +71,13 @@ impl LedgerEntry {
             available_at,
             created_at,
             fx,
+            note: None,
         }
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 }
 

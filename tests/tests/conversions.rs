@@ -854,3 +854,88 @@ on_both_backends!(
         assert_eq!(ledger(&app, &shop.creator).await.len(), 3);
     }
 );
+
+on_both_backends!(
+    a_refund_after_payout_leaves_a_negative_balance,
+    |app: TestApp| async move {
+        use linkledger_shared::audit::{Actor, AuditEntry};
+        use linkledger_shared::ids::{CreatorId, ProgramId};
+        use linkledger_shared::ledger::{EntryKind, LedgerEntry};
+        use linkledger_shared::money::{Currency, Money};
+
+        let shop = shop(&app).await;
+        // No holding period: the accrual is payable at once.
+        let reply = app
+            .call(
+                Method::PATCH,
+                &format!("/api/programs/{}", shop.program),
+                Some(&app.admin),
+                Some(json!({"holding_days": 0})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        let secret = app
+            .webhook_secret(&shop.program, Platform::Postback, None)
+            .await;
+        // Attributed by its promo code, occurring now: payable at once.
+        let sale = json!({"event": "sale", "order_id": "paid-1", "amount": "100.00", "currency": "USD", "coupon": "ANNA10"});
+        send_postback(&app, &shop, &secret, sale.to_string().as_bytes()).await;
+        app.drain().await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(balance(&app, &shop.creator).await.1, "10.00");
+        // The payout the settlement books (a negative payout entry).
+        let payout = LedgerEntry::new(
+            CreatorId::parse(&shop.creator).unwrap(),
+            ProgramId::parse(&shop.program).unwrap(),
+            EntryKind::Payout,
+            Money::parse_decimal("-10.00", Currency::parse("USD").unwrap()).unwrap(),
+            None,
+            linkledger_shared::now(),
+            None,
+        );
+        let audit = AuditEntry::new(
+            &Actor::operator("test"),
+            "payout",
+            &payout.id,
+            None,
+            Some(&payout),
+        );
+        app.store.append_entries(&[payout], &audit).await.unwrap();
+        assert_eq!(balance(&app, &shop.creator).await.1, "0.00");
+
+        send_postback(
+            &app,
+            &shop,
+            &secret,
+            &postback(&shop, "refund", "paid-1", "100.00"),
+        )
+        .await;
+        app.drain().await;
+        let (_, payable, total) = balance(&app, &shop.creator).await;
+        assert_eq!((payable.as_str(), total.as_str()), ("-10.00", "-10.00"));
+    }
+);
+
+on_both_backends!(
+    admins_correct_the_ledger_with_adjustments,
+    |app: TestApp| async move {
+        let shop = shop(&app).await;
+        let body = json!({"creator_id": shop.creator, "program_id": shop.program,
+        "amount": {"amount": "-2.50", "currency": "USD"}, "note": "duplicate order 1001"});
+        let reply = app
+            .post("/api/adjustments", &shop.creator_key, body.clone())
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let reply = app.post("/api/adjustments", &app.admin, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        assert_eq!(reply.json["kind"], "adjustment");
+        let wrong = json!({"creator_id": shop.creator, "program_id": shop.program,
+        "amount": {"amount": "5.00", "currency": "EUR"}, "note": "x"});
+        let reply = app.post("/api/adjustments", &app.admin, wrong).await;
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (StatusCode::BAD_REQUEST, "invalid_adjustment")
+        );
+        assert_eq!(balance(&app, &shop.creator).await.2, "-2.50");
+    }
+);

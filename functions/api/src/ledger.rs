@@ -6,8 +6,13 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use axum::http::StatusCode;
+
 use linkledger_http::{HttpError, Json, Query};
-use linkledger_shared::ledger::{balances, Balance, LedgerEntry};
+use linkledger_shared::audit::AuditEntry;
+use linkledger_shared::ids::{CreatorId, ProgramId};
+use linkledger_shared::ledger::{balances, Balance, EntryKind, LedgerEntry};
+use linkledger_shared::money::Money;
 
 use crate::auth::Caller;
 use crate::pages::{creator_scope, program_filter, Page, PageParams};
@@ -97,4 +102,81 @@ pub async fn list_balances(
     let items = balances(&entries, linkledger_shared::now())
         .map_err(|e| HttpError::bad_request("invalid_amount", e.to_string()))?;
     Ok(Json(Balances { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdjustment {
+    pub creator_id: CreatorId,
+    pub program_id: ProgramId,
+    /// Signed, in the program currency: positive credits the creator, negative debits.
+    pub amount: Money,
+    /// Why (shown to the creator and kept in the audit log).
+    pub note: String,
+}
+
+#[utoipa::path(post, path = "/api/adjustments", tag = "ledger", request_body = NewAdjustment, security(("bearer" = [])),
+    responses((status = 201, body = LedgerEntry, description = "a manual correction, payable at once"),
+        (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn create_adjustment(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    linkledger_http::Json(input): linkledger_http::Json<NewAdjustment>,
+) -> Result<(StatusCode, Json<LedgerEntry>), HttpError> {
+    caller.admin()?;
+    let program = state
+        .store
+        .program(&input.program_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such program"))?
+        .record;
+    if state
+        .store
+        .enrolment(&program.id, &input.creator_id)
+        .await?
+        .is_none()
+    {
+        return Err(HttpError::not_found(
+            "the creator is not enrolled in this program",
+        ));
+    }
+    if input.amount.currency() != program.currency || input.amount.minor() == 0 {
+        return Err(HttpError::bad_request(
+            "invalid_adjustment",
+            format!(
+                "amount must be a non-zero amount in the program currency {}",
+                program.currency
+            ),
+        ));
+    }
+    let note = input.note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(HttpError::bad_request(
+            "invalid_adjustment",
+            "note must be 1 to 500 characters",
+        ));
+    }
+    let now = linkledger_shared::now();
+    let entry = LedgerEntry::new(
+        input.creator_id,
+        program.id,
+        EntryKind::Adjustment,
+        input.amount,
+        None,
+        now,
+        None,
+    )
+    .with_note(note);
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        "ledger.adjust",
+        &entry.id,
+        None,
+        Some(&entry),
+    );
+    state
+        .store
+        .append_entries(std::slice::from_ref(&entry), &audit)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
 }

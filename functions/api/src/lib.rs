@@ -111,6 +111,7 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(conversions::reject_conversion))
         .routes(routes!(ledger::list_ledger))
         .routes(routes!(ledger::list_balances))
+        .routes(routes!(ledger::create_adjustment))
 }
 
 /// The OpenAPI document of every public route (the redirect's included).

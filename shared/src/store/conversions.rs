@@ -339,6 +339,27 @@ impl Store {
 
     // Ledger
 
+    /// Appends entries that belong to no conversion (adjustments, payouts), with their audit
+    /// entry, atomically. Entries are never changed afterwards.
+    pub async fn append_entries(
+        &self,
+        entries: &[LedgerEntry],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut ops = Vec::new();
+        for entry in entries {
+            ops.push(WriteOp::Put {
+                item: keys::ledger_item(entry, encode(entry)?),
+                condition: Condition::NotExists,
+            });
+        }
+        ops.push(WriteOp::Put {
+            item: keys::audit_item(audit, encode(audit)?),
+            condition: Condition::NotExists,
+        });
+        self.table.transact(ops).await
+    }
+
     /// Entries of one creator (optionally of one program), oldest first.
     pub async fn ledger(
         &self,
