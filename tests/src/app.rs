@@ -66,7 +66,8 @@ impl TestApp {
         Some(Self::on(table, queue).await)
     }
 
-    async fn on(backend: Backend<dyn Table>, queue: Arc<dyn Queue>) -> TestApp {
+    /// The app on a given table and conversions queue.
+    pub async fn on(backend: Backend<dyn Table>, queue: Arc<dyn Queue>) -> TestApp {
         let table = backend.handle();
         let store = Store::new(table.clone());
         let router = linkledger::app(

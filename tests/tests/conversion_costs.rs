@@ -1,0 +1,79 @@
+//! What one conversion costs on the AWS adapters, counted by their own operation counters
+//! (DynamoDB and SQS on the emulator): the webhook is two key reads and **one SQS send**; the
+//! booking is a handful of key reads and **one transactional write** (BENCHMARKS.md).
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::json;
+
+use linkledger_shared::conversion::Platform;
+use linkledger_shared::ports::{OpCounts, Queue, Table};
+use linkledger_tests::app::TestApp;
+use linkledger_tests::backends::{aws_queue, aws_table_backend};
+use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};
+
+fn diff(after: OpCounts, before: OpCounts) -> (u64, u64) {
+    (after.reads - before.reads, after.writes - before.writes)
+}
+
+#[tokio::test]
+async fn a_booked_conversion_costs_one_sqs_send_and_one_transactional_write_on_aws() {
+    let Some(table) = aws_table_backend().await else {
+        return;
+    };
+    let Some(sqs) = aws_queue().await else {
+        return;
+    };
+    let sqs = Arc::new(sqs);
+    let app = TestApp::on(table, sqs.clone() as Arc<dyn Queue>).await;
+    let program = app.program().await;
+    let (creator, _) = app.creator(&program, "anna").await;
+    app.link(&program, &creator, "anna10", "https://brand.com/serum")
+        .await;
+    let visit = app.visit("/anna10", "203.0.113.9", "Mozilla/5.0").await;
+    let location = url::Url::parse(visit.header("location")).unwrap();
+    let click = location
+        .query_pairs()
+        .find(|(k, _)| k == "ll_click")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let secret = app.webhook_secret(&program, Platform::Postback, None).await;
+    let body = json!({"event": "sale", "order_id": "cost-1", "amount": "100.00",
+        "currency": "USD", "click_id": click, "occurred_at": rfc3339_in(60)})
+    .to_string();
+
+    let (table_before, sqs_before) = (app.table.op_counts(), sqs.op_counts());
+    let reply = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(&secret, body.as_bytes(), now_unix()),
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let webhook_table = diff(app.table.op_counts(), table_before);
+    let webhook_sqs = diff(sqs.op_counts(), sqs_before);
+    println!(
+        "webhook: table (reads, writes) {webhook_table:?}, sqs (receives, writes) {webhook_sqs:?}"
+    );
+    assert_eq!(
+        webhook_table,
+        (2, 0),
+        "program and secret read, nothing written"
+    );
+    assert_eq!(webhook_sqs, (0, 1), "one SendMessage");
+
+    let (table_before, sqs_before) = (app.table.op_counts(), sqs.op_counts());
+    assert_eq!(app.drain().await.done, 1);
+    let booking_table = diff(app.table.op_counts(), table_before);
+    let booking_sqs = diff(sqs.op_counts(), sqs_before);
+    println!(
+        "booking: table (reads, writes) {booking_table:?}, sqs (receives, writes) {booking_sqs:?}"
+    );
+    assert_eq!(booking_table.1, 1, "one TransactWriteItems");
+    // program, order (dedupe), click, click use count, enrolment, creator (self-referral).
+    assert_eq!(booking_table.0, 6);
+    // Local drain: the receive that got it, the empty one that ended the drain, one delete.
+    assert_eq!(booking_sqs, (2, 1));
+}
