@@ -4,18 +4,21 @@
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
 use linkledger_shared::audit::{Actor, AuditEntry};
+use linkledger_shared::conversion::Platform;
 use linkledger_shared::creator::{email_hash, Creator, Enrolment};
 use linkledger_shared::destination::{Destination, Domain};
 use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
 use linkledger_shared::link::{Link, PromoCode};
 use linkledger_shared::money::{BasisPoints, Currency, Money};
 use linkledger_shared::program::{CommissionPlan, Precedence, Program, SaleCommission};
-use linkledger_shared::store::Store;
+use linkledger_shared::store::{Store, WebhookSecret};
 
 pub const PROGRAM: &str = "prg_demo000000000000000000";
 pub const CREATOR: &str = "cre_anna000000000000000000";
 pub const LINK: &str = "anna10";
 pub const PROMO: &str = "ANNA10";
+/// The demo program's postback signing secret (a real program gets a random one from the API).
+pub const POSTBACK_SECRET: &str = "demo_postback_secret_do_not_use_in_production";
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -105,6 +108,22 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         )
         .await?;
 
+    if store
+        .webhook_secret(&program.id, Platform::Postback)
+        .await?
+        .is_none()
+    {
+        let secret = WebhookSecret {
+            program_id: program.id.clone(),
+            platform: Platform::Postback,
+            secret: POSTBACK_SECRET.into(),
+            created_at: now,
+        };
+        store
+            .put_webhook_secret(&secret, &audit("webhook_secret.put", PROGRAM))
+            .await?;
+    }
+
     let key = issue_key(
         store,
         NewApiKey {
@@ -134,6 +153,12 @@ Paste into another terminal:
   curl -s -X POST $LL/api/links -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
        -d '{{"program_id":"{PROGRAM}","creator_id":"{CREATOR}","destination":"https://shop.example.com@evil.com/"}}'
   curl -s $LL/openapi.json | head -c 300; echo
+  # a sale reported by the shop's server: a signed postback, booked by the in-process worker
+  BODY='{{"event":"sale","order_id":"demo-1001","amount":"100.00","currency":"USD","coupon":"{PROMO}"}}'
+  T=$(date +%s); SIG=$(printf '%s' "$T.$BODY" | openssl dgst -sha256 -hmac '{POSTBACK_SECRET}' | sed 's/^.* //')
+  curl -s -X POST $LL/postback/{PROGRAM} -H "Linkledger-Signature: t=$T,v1=$SIG" -H 'Content-Type: application/json' -d "$BODY"; echo
+  sleep 2; curl -s "$LL/api/ledger?creator={CREATOR}" -H "Authorization: Bearer $KEY"; echo
+  curl -s "$LL/api/balances?creator={CREATOR}" -H "Authorization: Bearer $KEY"; echo
 "#,
         key = key.key
     );

@@ -153,7 +153,8 @@ fn serve_demo(db: &std::path::Path) -> (Server, String) {
     while Instant::now() < deadline {
         match lines.next() {
             Some(Ok(line)) => {
-                let done = line.contains("openapi.json");
+                // The last line of the walkthrough.
+                let done = line.contains("/api/balances");
                 text.push_str(&line);
                 text.push('\n');
                 if done {
@@ -206,6 +207,14 @@ fn serve_demo_prints_a_walkthrough_that_works_when_pasted() {
         "the trick is refused: {printed}"
     );
     assert!(printed.contains(r#""openapi""#), "{printed}");
+    assert!(
+        printed.contains(r#""queued""#),
+        "the postback is accepted: {printed}"
+    );
+    assert!(
+        printed.contains(r#""kind":"accrual""#) && printed.contains(r#""amount":"10.00""#),
+        "the worker booked 10 % of 100.00: {printed}"
+    );
     drop(server);
 
     // Seeding again on the same database is a no-op, and the old data is still there.
