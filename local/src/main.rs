@@ -32,7 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the redirect and the API on one address.
+    /// Serve the redirect, the webhooks and the API on one address, and run the conversions
+    /// worker in the same process.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -41,6 +42,15 @@ enum Command {
         /// with a curl walkthrough.
         #[arg(long)]
         demo: bool,
+        /// Do not run the conversions worker in this process (run `linkledger work` instead).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Book queued conversion events (the worker on its own).
+    Work {
+        /// Stop once the queue has nothing visible, and print what was booked.
+        #[arg(long)]
+        until_empty: bool,
     },
     /// Manage API keys.
     Keys {
@@ -119,7 +129,12 @@ async fn main() -> Result<(), AnyError> {
             );
             Ok(())
         }
-        Command::Serve { addr, demo } => serve(config, backends, addr, demo).await,
+        Command::Serve {
+            addr,
+            demo,
+            no_worker,
+        } => serve(config, backends, addr, demo, !no_worker).await,
+        Command::Work { until_empty } => work(backends, until_empty).await,
     }
 }
 
@@ -128,6 +143,7 @@ async fn serve(
     backends: Backends,
     addr: SocketAddr,
     demo: bool,
+    worker: bool,
 ) -> Result<(), AnyError> {
     let secret = match &config.click_hash_secret {
         Some(secret) => secret.expose().to_vec(),
@@ -148,11 +164,13 @@ async fn serve(
         config.link_cache_ttl,
     );
     // The worker runs in-process against the same queue the webhooks fill.
-    tokio::spawn(linkledger_worker::run_consumer(
-        backends.store.clone(),
-        conversions,
-        ConsumerOptions::default(),
-    ));
+    if worker {
+        tokio::spawn(linkledger_worker::run_consumer(
+            backends.store.clone(),
+            conversions,
+            ConsumerOptions::default(),
+        ));
+    }
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -171,6 +189,29 @@ async fn serve(
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    Ok(())
+}
+
+async fn work(backends: Backends, until_empty: bool) -> Result<(), AnyError> {
+    let conversions = backends
+        .conversions
+        .clone()
+        .ok_or("the conversions queue is not configured")?;
+    let options = ConsumerOptions::default();
+    if !until_empty {
+        linkledger_worker::run_consumer(backends.store.clone(), conversions, options).await;
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let drained = linkledger_worker::drain(&backends.store, conversions.as_ref(), &options).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "booked {} events in {seconds:.3} s ({:.0}/s); {} to retry later, {} unbookable",
+        drained.done,
+        drained.done as f64 / seconds.max(1e-9),
+        drained.retried,
+        drained.poisoned
+    );
     Ok(())
 }
 

@@ -8,12 +8,14 @@
 //! review (and the DLQ alarm fires). Nothing is acknowledged unless it was booked or is a
 //! duplicate of something booked.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures_util::future::join_all;
 use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
 use linkledger_shared::conversion::ConversionEvent;
-use linkledger_shared::ports::{Queue, QueueError};
+use linkledger_shared::ports::{Message, Queue, QueueError};
 use linkledger_shared::store::Store;
 
 /// What became of one message.
@@ -61,14 +63,16 @@ pub async fn process_message(store: &Store, body: &str) -> Disposition {
 /// only those (`ReportBatchItemFailures`).
 pub async fn handle_sqs_batch(store: &Store, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let disposition = match &record.body {
+    let dispositions = join_all(event.records.iter().map(|record| async move {
+        match &record.body {
             Some(body) => process_message(store, body).await,
             None => Disposition::Poison("message without a body".into()),
-        };
+        }
+    }))
+    .await;
+    for (record, disposition) in event.records.iter().zip(dispositions) {
         if !matches!(disposition, Disposition::Done(_)) {
-            response.add_failure(id);
+            response.add_failure(record.message_id.clone().unwrap_or_default());
         }
     }
     response
@@ -84,6 +88,9 @@ pub struct ConsumerOptions {
     pub visibility: Duration,
     /// A retried message is hidden this long times its receive count.
     pub retry_delay: Duration,
+    /// Batches booked at the same time (as Lambda runs several workers): the SQLite writer
+    /// commits their writes together.
+    pub consumers: usize,
 }
 
 impl Default for ConsumerOptions {
@@ -93,6 +100,7 @@ impl Default for ConsumerOptions {
             wait: Duration::from_secs(1),
             visibility: Duration::from_secs(60),
             retry_delay: Duration::from_secs(30),
+            consumers: 4,
         }
     }
 }
@@ -105,81 +113,103 @@ pub struct Drained {
     pub poisoned: usize,
 }
 
-/// Receives and books until the queue has nothing visible.
+/// Books one received batch concurrently (events of different orders never wait on each other;
+/// the same order's race is settled by the store's conditions) and acknowledges each message:
+/// deleted when done, hidden for a growing delay when it should be retried, released at once
+/// when it can never be booked (so it reaches the dead-letter queue in three receives).
+async fn book_received(
+    store: &Store,
+    queue: &dyn Queue,
+    messages: Vec<Message>,
+    options: &ConsumerOptions,
+) -> Result<Drained, QueueError> {
+    let dispositions = join_all(messages.iter().map(|m| process_message(store, &m.body))).await;
+    let mut drained = Drained::default();
+    // Acknowledged together, so the SQLite writer commits them as one group.
+    let acks = messages
+        .iter()
+        .zip(&dispositions)
+        .map(|(message, disposition)| async move {
+            match disposition {
+                Disposition::Done(_) => queue.delete(&message.receipt).await,
+                Disposition::Retry(_) => {
+                    let delay = options.retry_delay * message.receive_count.max(1);
+                    queue.change_visibility(&message.receipt, delay).await
+                }
+                Disposition::Poison(_) => {
+                    queue
+                        .change_visibility(&message.receipt, Duration::ZERO)
+                        .await
+                }
+            }
+        });
+    for result in join_all(acks).await {
+        result?;
+    }
+    for disposition in &dispositions {
+        match disposition {
+            Disposition::Done(_) => drained.done += 1,
+            Disposition::Retry(_) => drained.retried += 1,
+            Disposition::Poison(_) => drained.poisoned += 1,
+        }
+    }
+    Ok(drained)
+}
+
+/// Receives and books until the queue has nothing visible, with `options.consumers` batches in
+/// flight.
 pub async fn drain(
     store: &Store,
     queue: &dyn Queue,
     options: &ConsumerOptions,
 ) -> Result<Drained, QueueError> {
-    let mut drained = Drained::default();
-    loop {
-        let messages = queue
-            .receive(options.batch, options.visibility, Duration::ZERO)
-            .await?;
-        if messages.is_empty() {
-            return Ok(drained);
-        }
-        for message in messages {
-            match process_message(store, &message.body).await {
-                Disposition::Done(_) => {
-                    queue.delete(&message.receipt).await?;
-                    drained.done += 1;
-                }
-                Disposition::Retry(_) => {
-                    let delay = options.retry_delay * message.receive_count.max(1);
-                    queue.change_visibility(&message.receipt, delay).await?;
-                    drained.retried += 1;
-                }
-                Disposition::Poison(_) => {
-                    // Straight back, so it reaches the dead-letter queue in three receives.
-                    queue
-                        .change_visibility(&message.receipt, Duration::ZERO)
-                        .await?;
-                    drained.poisoned += 1;
-                }
+    let consumer = || async {
+        let mut total = Drained::default();
+        loop {
+            let messages = queue
+                .receive(options.batch, options.visibility, Duration::ZERO)
+                .await?;
+            if messages.is_empty() {
+                return Ok::<_, QueueError>(total);
             }
+            let batch = book_received(store, queue, messages, options).await?;
+            total.done += batch.done;
+            total.retried += batch.retried;
+            total.poisoned += batch.poisoned;
         }
+    };
+    let mut total = Drained::default();
+    for result in join_all((0..options.consumers.max(1)).map(|_| consumer())).await {
+        let part = result?;
+        total.done += part.done;
+        total.retried += part.retried;
+        total.poisoned += part.poisoned;
     }
+    Ok(total)
 }
 
-/// The local process's consumer: books forever, backing off while the queue is unavailable.
-pub async fn run_consumer(
-    store: Store,
-    queue: std::sync::Arc<dyn Queue>,
-    options: ConsumerOptions,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match queue
-            .receive(options.batch, options.visibility, options.wait)
-            .await
-        {
-            Ok(messages) if messages.is_empty() => {}
-            Ok(messages) => {
-                backoff = Duration::from_millis(100);
-                for message in messages {
-                    let result = match process_message(&store, &message.body).await {
-                        Disposition::Done(_) => queue.delete(&message.receipt).await,
-                        Disposition::Retry(_) => {
-                            let delay = options.retry_delay * message.receive_count.max(1);
-                            queue.change_visibility(&message.receipt, delay).await
-                        }
-                        Disposition::Poison(_) => {
-                            queue
-                                .change_visibility(&message.receipt, Duration::ZERO)
-                                .await
-                        }
-                    };
-                    if let Err(err) = result {
-                        tracing::warn!(error = %err, "acknowledging a conversion message failed");
-                    }
+/// The local process's consumers: book forever, backing off while the queue is unavailable.
+pub async fn run_consumer(store: Store, queue: Arc<dyn Queue>, options: ConsumerOptions) {
+    let consumer = || async {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let result = match queue
+                .receive(options.batch, options.visibility, options.wait)
+                .await
+            {
+                Ok(messages) if messages.is_empty() => Ok(Drained::default()),
+                Ok(messages) => book_received(&store, queue.as_ref(), messages, &options).await,
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the conversions queue failed; backing off");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "receiving conversions failed; backing off");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
         }
-    }
+    };
+    join_all((0..options.consumers.max(1)).map(|_| consumer())).await;
 }
