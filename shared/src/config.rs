@@ -137,7 +137,7 @@ impl Config {
 pub struct Backends {
     pub store: Store,
     pub table: Arc<dyn Table>,
-    /// The conversions queue, where configured (unused until the conversions milestone).
+    /// The conversions queue, where configured (webhooks send to it, the worker consumes it).
     pub conversions: Option<Arc<dyn Queue>>,
     /// The SQLite database, when that is the backend (for local housekeeping).
     pub sqlite: Option<SqliteDb>,

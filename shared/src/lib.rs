@@ -1,5 +1,5 @@
-//! linkledger's domain crate: money, programs, creators, links, clicks and API keys; the
-//! ports (storage and queue traits) and both adapters (SQLite locally, DynamoDB + SQS on AWS);
+//! linkledger's domain crate: money, programs, creators, links, clicks, API keys, conversions,
+//! attribution, commission and the ledger; the ports (storage and queue traits) and both adapters (SQLite locally, DynamoDB + SQS on AWS);
 //! the repositories written once over the ports. It knows nothing of HTTP or Lambda.
 
 pub mod adapters;

@@ -1,5 +1,5 @@
-//! Programs and their commission plans. The plan is stored and validated here; the
-//! conversions milestone applies it.
+//! Programs and their commission plans. The plan is stored and validated here; `commission.rs`
+//! applies it.
 
 use std::collections::BTreeMap;
 
