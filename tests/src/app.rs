@@ -256,6 +256,18 @@ impl TestApp {
             .expect("the queue answers")
     }
 
+    /// Drains until `done` holds or `seconds` pass, the way a queue keeps redelivering.
+    pub async fn drain_until(&self, seconds: u64, done: impl Fn(&Drained) -> bool) -> Drained {
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let drained = self.drain().await;
+            if done(&drained) || std::time::Instant::now() > deadline {
+                return drained;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Sets a program's signing secret for `platform` through the API; returns it.
     pub async fn webhook_secret(
         &self,

@@ -15,7 +15,7 @@ use linkledger_shared::conversion::{Conversion, ConversionId, ConversionStatus};
 use linkledger_shared::store::ConversionFilter;
 
 use crate::auth::Caller;
-use crate::pages::{creator_scope, program_filter, Page, PageParams};
+use crate::pages::{partition, Page, PageParams, Partition};
 use crate::ApiState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,16 +61,11 @@ pub async fn list_conversions(
     caller: Caller,
     Query(query): Query<ConversionQuery>,
 ) -> Result<Json<Page<Conversion>>, HttpError> {
-    let program = program_filter(query.program.as_deref())?;
-    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+    let Some(Partition { program, creator }) =
+        partition(&caller, query.program.as_deref(), query.creator.as_deref())?
+    else {
         return Ok(Json(Page::empty()));
     };
-    if program.is_none() && creator.is_none() {
-        return Err(HttpError::bad_request(
-            "filter_required",
-            "list conversions per program (`program=`) or per creator (`creator=`)",
-        ));
-    }
     let status = query
         .status
         .as_deref()

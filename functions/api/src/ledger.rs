@@ -15,7 +15,7 @@ use linkledger_shared::ledger::{balances, Balance, EntryKind, LedgerEntry};
 use linkledger_shared::money::Money;
 
 use crate::auth::Caller;
-use crate::pages::{creator_scope, program_filter, Page, PageParams};
+use crate::pages::{partition, Page, PageParams, Partition};
 use crate::ApiState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,13 +28,6 @@ pub struct LedgerQuery {
     pub cursor: Option<String>,
 }
 
-fn filter_required() -> HttpError {
-    HttpError::bad_request(
-        "filter_required",
-        "ask per creator (`creator=`) or per program (`program=`)",
-    )
-}
-
 #[utoipa::path(get, path = "/api/ledger", tag = "ledger", params(LedgerQuery), security(("bearer" = [])),
     responses((status = 200, body = Page<LedgerEntry>), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn list_ledger(
@@ -42,13 +35,11 @@ pub async fn list_ledger(
     caller: Caller,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Json<Page<LedgerEntry>>, HttpError> {
-    let program = program_filter(query.program.as_deref())?;
-    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+    let Some(Partition { program, creator }) =
+        partition(&caller, query.program.as_deref(), query.creator.as_deref())?
+    else {
         return Ok(Json(Page::empty()));
     };
-    if program.is_none() && creator.is_none() {
-        return Err(filter_required());
-    }
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
@@ -88,13 +79,11 @@ pub async fn list_balances(
     caller: Caller,
     Query(query): Query<BalanceQuery>,
 ) -> Result<Json<Balances>, HttpError> {
-    let program = program_filter(query.program.as_deref())?;
-    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+    let Some(Partition { program, creator }) =
+        partition(&caller, query.program.as_deref(), query.creator.as_deref())?
+    else {
         return Ok(Json(Balances { items: Vec::new() }));
     };
-    if program.is_none() && creator.is_none() {
-        return Err(filter_required());
-    }
     let entries = state
         .store
         .all_ledger_entries(creator.as_ref(), program.as_ref())

@@ -80,3 +80,30 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// The partition a ledger or conversions listing reads: per creator, per program, or both.
+pub struct Partition {
+    pub program: Option<linkledger_shared::ids::ProgramId>,
+    pub creator: Option<linkledger_shared::ids::CreatorId>,
+}
+
+/// The `program` / `creator` filters of a per-partition listing, scoped to the caller; `None`
+/// when a creator key asks about someone else (nothing to show). Neither filter: 400
+/// `filter_required`, since such listings never scan the whole table.
+pub fn partition(
+    caller: &crate::auth::Caller,
+    program: Option<&str>,
+    creator: Option<&str>,
+) -> Result<Option<Partition>, linkledger_http::HttpError> {
+    let program = program_filter(program)?;
+    let Some(creator) = creator_scope(caller, creator)? else {
+        return Ok(None);
+    };
+    if program.is_none() && creator.is_none() {
+        return Err(linkledger_http::HttpError::bad_request(
+            "filter_required",
+            "ask per program (`program=`) or per creator (`creator=`)",
+        ));
+    }
+    Ok(Some(Partition { program, creator }))
+}

@@ -120,11 +120,32 @@ pub async fn update_program(
     let updated = program
         .apply(patch, linkledger_shared::now())
         .map_err(invalid_program)?;
+    save_program(
+        &state,
+        &caller,
+        "program.update",
+        &program,
+        updated,
+        version,
+    )
+    .await
+}
+
+/// Replaces a program read at `version` with `updated`, audited as `action`; 409 when someone
+/// else changed it meanwhile.
+pub(crate) async fn save_program(
+    state: &ApiState,
+    caller: &Caller,
+    action: &str,
+    before: &Program,
+    updated: Program,
+    version: u64,
+) -> Result<Json<Program>, HttpError> {
     let audit = AuditEntry::new(
         &caller.actor(),
-        "program.update",
-        &program.id,
-        Some(&program),
+        action,
+        &before.id,
+        Some(before),
         Some(&updated),
     );
     match state.store.update_program(&updated, version, &audit).await {

@@ -13,12 +13,11 @@ use linkledger_shared::conversion::Platform;
 use linkledger_shared::fx::Rate;
 use linkledger_shared::ids::random_token;
 use linkledger_shared::money::Currency;
-use linkledger_shared::ports::StoreError;
 use linkledger_shared::program::Program;
 use linkledger_shared::store::{MaskedSecret, WebhookSecret};
 
 use crate::auth::Caller;
-use crate::programs::visible_program;
+use crate::programs::{save_program, visible_program};
 use crate::ApiState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -142,18 +141,13 @@ pub async fn put_fx_rates(
     updated
         .validate()
         .map_err(|e| HttpError::bad_request("invalid_program", e.to_string()))?;
-    let audit = AuditEntry::new(
-        &caller.actor(),
+    save_program(
+        &state,
+        &caller,
         "program.fx_rates",
-        &program.id,
-        Some(&program),
-        Some(&updated),
-    );
-    match state.store.update_program(&updated, version, &audit).await {
-        Ok(()) => Ok(Json(updated)),
-        Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
-            "the program changed meanwhile; read it again and retry",
-        )),
-        Err(other) => Err(other.into()),
-    }
+        &program,
+        updated,
+        version,
+    )
+    .await
 }
