@@ -46,6 +46,13 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
     },
+    /// Settle one UTC date (on whichever backend the configuration names): pay every creator's
+    /// available balance that reaches the minimum, carry the rest. Safe to run again.
+    Settle {
+        /// The date to settle, YYYY-MM-DD (default: yesterday, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Book queued conversion events (the worker on its own).
     Work {
         /// Stop once the queue has nothing visible, and print what was booked.
@@ -135,6 +142,7 @@ async fn main() -> Result<(), AnyError> {
             no_worker,
         } => serve(config, backends, addr, demo, !no_worker).await,
         Command::Work { until_empty } => work(backends, until_empty).await,
+        Command::Settle { date } => settle(backends, date).await,
     }
 }
 
@@ -189,6 +197,63 @@ async fn serve(
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    Ok(())
+}
+
+async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError> {
+    use std::io::{IsTerminal, Write};
+    let date = match date {
+        Some(text) => time::Date::parse(
+            &text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| format!("--date {text:?} is not YYYY-MM-DD"))?,
+        None => linkledger_shared::now()
+            .date()
+            .previous_day()
+            .ok_or("no yesterday")?,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let run = linkledger_shared::settlement::settle(&backends.store, date, |p| {
+        if terminal {
+            eprint!(
+                "\rsettling {date}: {} creators, {} payouts, {} carried",
+                p.creators, p.payouts, p.carried
+            );
+            let _ = std::io::stderr().flush();
+        } else if p.creators % 1000 == 0 {
+            eprintln!(
+                "settling {date}: {} creators, {} payouts, {} carried",
+                p.creators, p.payouts, p.carried
+            );
+        }
+    })
+    .await?;
+    if terminal {
+        eprintln!();
+    }
+    println!(
+        "settlement {} {:?} in {:.1} s: {} lines",
+        run.date,
+        run.status,
+        started.elapsed().as_secs_f64(),
+        run.lines
+    );
+    println!(
+        "{:<8} {:>14} {:>8} {:>14} {:>8}",
+        "currency", "paid", "payouts", "carried", "carried#"
+    );
+    for t in &run.totals {
+        println!(
+            "{:<8} {:>14} {:>8} {:>14} {:>8}",
+            t.currency.to_string(),
+            t.paid.to_decimal_string(),
+            t.payouts,
+            t.carried.to_decimal_string(),
+            t.carried_lines
+        );
+    }
     Ok(())
 }
 

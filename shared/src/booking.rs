@@ -508,8 +508,9 @@ async fn book_refund(
                 EntryKind::Reversal,
                 Money::zero(program.currency).checked_sub(reversed)?,
                 Some(c.id.clone()),
-                // Reverses alongside its accrual: pending while the accrual is, payable after.
-                c.available_at.max(crate::now()),
+                // Reverses alongside its accrual: pending while the accrual is; after that, it
+                // belongs to the day the refund happened (a late one is settled by the next run).
+                c.available_at.max(refund.occurred_at.min(crate::now())),
                 c.fx,
             ));
         }

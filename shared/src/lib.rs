@@ -20,6 +20,7 @@ pub mod link;
 pub mod money;
 pub mod ports;
 pub mod program;
+pub mod settlement;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

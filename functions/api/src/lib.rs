@@ -14,6 +14,7 @@ mod pages;
 mod programs;
 mod promo_codes;
 mod secrets;
+mod settlements;
 
 use std::sync::Arc;
 
@@ -112,6 +113,16 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(ledger::list_ledger))
         .routes(routes!(ledger::list_balances))
         .routes(routes!(ledger::create_adjustment))
+        .routes(routes!(
+            settlements::run_settlement,
+            settlements::list_settlements
+        ))
+        .routes(routes!(settlements::get_settlement))
+        .routes(routes!(settlements::report_csv))
+        .routes(routes!(settlements::paypal_csv))
+        .routes(routes!(settlements::list_payouts))
+        .routes(routes!(settlements::mark_paid))
+        .routes(routes!(settlements::mark_failed))
 }
 
 /// The OpenAPI document of every public route (the redirect's included).

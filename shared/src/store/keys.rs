@@ -8,8 +8,11 @@ use crate::creator::{Creator, Enrolment};
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use crate::ledger::LedgerEntry;
 use crate::link::{promo_key, Link, PromoCode};
+use crate::money::Currency;
 use crate::ports::{IndexKey, Item, Key};
 use crate::program::Program;
+use crate::settlement::{Payout, SettlementRun};
+use time::Date;
 
 pub const PROGRAMS: &str = "PROGRAMS";
 pub const CREATORS: &str = "CREATORS";
@@ -193,3 +196,46 @@ pub fn webhook_secret(program_id: &ProgramId, platform: Platform) -> Key {
 }
 
 pub const SECRET_PREFIX: &str = "SECRET#";
+
+// Settlement.
+
+pub const SETTLEMENTS: &str = "SETTLEMENTS";
+pub const LINE_PREFIX: &str = "LINE#";
+
+pub fn settlement(date: Date) -> String {
+    format!("SETTLEMENT#{date}")
+}
+
+pub fn run(date: Date) -> Key {
+    Key::new(settlement(date), "RUN")
+}
+
+pub fn run_item(r: &SettlementRun, body: String) -> Item {
+    Item::new(run(r.date), body).with_gsi1(IndexKey::new(SETTLEMENTS, r.date.to_string()))
+}
+
+pub fn line(date: Date, creator: &CreatorId, currency: Currency) -> Key {
+    Key::new(
+        settlement(date),
+        format!("{LINE_PREFIX}{creator}#{currency}"),
+    )
+}
+
+pub fn settle_state(creator: &CreatorId, currency: Currency) -> Key {
+    Key::new(format!("SETTLESTATE#{creator}"), currency.code())
+}
+
+pub fn payout(id: &str) -> Key {
+    Key::new(format!("PAYOUT#{id}"), "PAYOUT")
+}
+
+pub fn creator_payouts(creator: &CreatorId) -> String {
+    format!("CPAYOUTS#{creator}")
+}
+
+pub fn payout_item(p: &Payout, body: String) -> Item {
+    Item::new(payout(&p.id), body).with_gsi2(IndexKey::new(
+        creator_payouts(&p.creator_id),
+        format!("{}#{}", p.date, p.id),
+    ))
+}

@@ -18,11 +18,13 @@
 
 mod conversions;
 mod keys;
+mod settlements;
 
 pub use conversions::{
     BookingConflict, BookingWrite, ClickUse, ConversionFilter, Customer, MaskedSecret,
     WebhookSecret, DELIVERY_RETENTION_DAYS,
 };
+pub use settlements::LineWrite;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

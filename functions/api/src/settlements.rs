@@ -1,0 +1,423 @@
+//! Settlements and payouts: run a date, read its report (JSON, CSV, PayPal batch file), mark
+//! payouts paid or failed.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::{IntoParams, ToSchema};
+
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_shared::api_key::Role;
+use linkledger_shared::audit::AuditEntry;
+use linkledger_shared::ledger::{EntryKind, LedgerEntry};
+use linkledger_shared::money::Currency;
+use linkledger_shared::ports::StoreError;
+use linkledger_shared::settlement::{
+    settle, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
+};
+
+use crate::auth::Caller;
+use crate::pages::{creator_scope, Page, PageParams};
+use crate::ApiState;
+
+const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
+
+fn parse_date(text: &str) -> Result<Date, HttpError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format).map_err(|_| {
+        HttpError::bad_request(
+            "invalid_date",
+            format!("{text:?} is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSettlement {
+    /// The UTC date to settle (`YYYY-MM-DD`): entries available before its end are paid.
+    pub date: String,
+}
+
+#[utoipa::path(post, path = "/api/settlements", tag = "settlements", request_body = NewSettlement,
+    security(("bearer" = [])),
+    responses((status = 200, body = SettlementRun, description = "the run, completed (a second run of the date changes nothing)"),
+        (status = 400, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody, description = "a later date was already settled")))]
+pub async fn run_settlement(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Json(input): Json<NewSettlement>,
+) -> Result<Json<SettlementRun>, HttpError> {
+    caller.require(FINANCE)?;
+    let date = parse_date(&input.date)?;
+    if date > linkledger_shared::now().date() {
+        return Err(HttpError::bad_request(
+            "invalid_date",
+            "a future date cannot be settled",
+        ));
+    }
+    match settle(&state.store, date, |_| {}).await {
+        Ok(run) => Ok(Json(run)),
+        Err(e @ SettleError::LaterRunExists(_)) => Err(HttpError::new(
+            StatusCode::CONFLICT,
+            "later_run_exists",
+            e.to_string(),
+        )),
+        Err(SettleError::Money(e)) => Err(HttpError::bad_request("invalid_amount", e.to_string())),
+        Err(SettleError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/settlements", tag = "settlements", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, body = Page<SettlementRun>)))]
+pub async fn list_settlements(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<SettlementRun>>, HttpError> {
+    caller.require(FINANCE)?;
+    Ok(Json(
+        state.store.runs(page.limit(), page.cursor).await?.into(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementReport {
+    pub run: SettlementRun,
+    /// Per creator and currency: amount paid, balance carried, entries settled.
+    pub lines: Vec<SettlementLine>,
+}
+
+async fn report(
+    state: &ApiState,
+    caller: &Caller,
+    date: &str,
+) -> Result<SettlementReport, HttpError> {
+    caller.require(FINANCE)?;
+    let date = parse_date(date)?;
+    let run = state
+        .store
+        .run(date)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no settlement for this date"))?
+        .record;
+    let lines = state.store.settlement_lines(date).await?;
+    Ok(SettlementReport { run, lines })
+}
+
+#[utoipa::path(get, path = "/api/settlements/{date}", tag = "settlements", security(("bearer" = [])),
+    params(("date" = String, Path, description = "YYYY-MM-DD")),
+    responses((status = 200, body = SettlementReport), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn get_settlement(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(date): Path<String>,
+) -> Result<Json<SettlementReport>, HttpError> {
+    Ok(Json(report(&state, &caller, &date).await?))
+}
+
+/// One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv(rows: Vec<Vec<String>>, filename: &str) -> Response {
+    let mut body = String::new();
+    for row in rows {
+        let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        body.push_str(&fields.join(","));
+        body.push_str("\r\n");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/settlements/{date}/report.csv", tag = "settlements", security(("bearer" = [])),
+    params(("date" = String, Path, description = "YYYY-MM-DD")),
+    responses((status = 200, content_type = "text/csv", description = "one row per creator and currency, with a header row"), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn report_csv(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(date): Path<String>,
+) -> Result<Response, HttpError> {
+    let report = report(&state, &caller, &date).await?;
+    let mut rows = vec![[
+        "date",
+        "creator_id",
+        "payout_email",
+        "currency",
+        "amount",
+        "carried_balance",
+        "balance",
+        "entries_settled",
+        "payout_id",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for l in &report.lines {
+        rows.push(vec![
+            l.date.to_string(),
+            l.creator_id.to_string(),
+            l.payout_email.clone(),
+            l.currency.to_string(),
+            l.amount.to_decimal_string(),
+            l.carried.to_decimal_string(),
+            l.balance.to_decimal_string(),
+            l.entries_settled.to_string(),
+            l.payout_id.clone().unwrap_or_default(),
+        ]);
+    }
+    Ok(csv(rows, &format!("settlement-{}.csv", report.run.date)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PaypalQuery {
+    /// PayPal wants one currency per file; required when the run paid in several.
+    pub currency: Option<String>,
+}
+
+/// PayPal Payouts' batch upload file (<https://developer.paypal.com/docs/payouts/integrate/ui-integration/>):
+/// no header; recipient e-mail, amount in major units with the currency's decimals, currency,
+/// a unique item id (the payout id, ≤ 30 characters), a note, the wallet `PAYPAL`.
+#[utoipa::path(get, path = "/api/settlements/{date}/paypal.csv", tag = "settlements", security(("bearer" = [])),
+    params(("date" = String, Path, description = "YYYY-MM-DD"), PaypalQuery),
+    responses((status = 200, content_type = "text/csv", description = "PayPal Payouts batch file"), (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody)))]
+pub async fn paypal_csv(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(date): Path<String>,
+    Query(query): Query<PaypalQuery>,
+) -> Result<Response, HttpError> {
+    let report = report(&state, &caller, &date).await?;
+    let paid: Vec<&SettlementLine> = report
+        .lines
+        .iter()
+        .filter(|l| l.payout_id.is_some())
+        .collect();
+    let currencies: std::collections::BTreeSet<Currency> =
+        paid.iter().map(|l| l.currency).collect();
+    let currency = match &query.currency {
+        Some(code) => Currency::parse(&code.to_ascii_uppercase())
+            .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
+        None if currencies.len() <= 1 => match currencies.iter().next() {
+            Some(c) => *c,
+            None => return Ok(csv(Vec::new(), &format!("paypal-{}.csv", report.run.date))),
+        },
+        None => {
+            return Err(HttpError::bad_request(
+                "currency_required",
+                format!(
+                    "this run paid in {} currencies: ask for one file each with ?currency=",
+                    currencies.len()
+                ),
+            ))
+        }
+    };
+    let rows = paid
+        .iter()
+        .filter(|l| l.currency == currency)
+        .map(|l| {
+            vec![
+                l.payout_email.clone(),
+                l.amount.to_decimal_string(),
+                l.currency.to_string(),
+                l.payout_id.clone().unwrap_or_default(),
+                format!("Commission settled {}", l.date),
+                "PAYPAL".to_string(),
+            ]
+        })
+        .collect();
+    Ok(csv(
+        rows,
+        &format!("paypal-{}-{currency}.csv", report.run.date),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PayoutQuery {
+    pub creator: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/payouts", tag = "settlements", params(PayoutQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<Payout>), (status = 400, body = linkledger_http::ErrorBody)))]
+pub async fn list_payouts(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(query): Query<PayoutQuery>,
+) -> Result<Json<Page<Payout>>, HttpError> {
+    let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
+        return Ok(Json(Page::empty()));
+    };
+    let creator = creator.ok_or_else(|| {
+        HttpError::bad_request(
+            "filter_required",
+            "ask per creator (`creator=`); a run's payouts are in its report",
+        )
+    })?;
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    Ok(Json(
+        state
+            .store
+            .payouts_of_creator(&creator, page.limit(), page.cursor)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaidPayout {
+    /// The payment's reference at the bank or PayPal.
+    pub external_ref: String,
+    /// `YYYY-MM-DD`.
+    pub paid_on: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailedPayout {
+    pub reason: String,
+}
+
+async fn change_payout(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    change: impl Fn(&mut Payout) -> Result<Option<LedgerEntry>, HttpError>,
+    action: &str,
+) -> Result<Json<Payout>, HttpError> {
+    caller.require(FINANCE)?;
+    let found = state
+        .store
+        .payout(id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such payout"))?;
+    if found.record.status != PayoutStatus::Pending {
+        return Err(HttpError::new(
+            StatusCode::CONFLICT,
+            "payout_not_pending",
+            format!("this payout is already {:?}", found.record.status).to_lowercase(),
+        ));
+    }
+    let mut payout = found.record.clone();
+    let entry = change(&mut payout)?;
+    let audit = AuditEntry::new(
+        &caller.actor(),
+        action,
+        &payout.id,
+        Some(&found.record),
+        Some(&payout),
+    );
+    match state
+        .store
+        .update_payout(&payout, found.version, entry.as_ref(), &audit)
+        .await
+    {
+        Ok(()) => Ok(Json(payout)),
+        Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
+            "the payout changed meanwhile; read it again",
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/api/payouts/{id}/paid", tag = "settlements", request_body = PaidPayout,
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Payout), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn mark_paid(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(input): Json<PaidPayout>,
+) -> Result<Json<Payout>, HttpError> {
+    let paid_on = parse_date(&input.paid_on)?;
+    let reference = input.external_ref.trim().to_string();
+    if reference.is_empty() || reference.len() > 200 {
+        return Err(HttpError::bad_request(
+            "invalid_reference",
+            "external_ref must be 1 to 200 characters",
+        ));
+    }
+    change_payout(
+        &state,
+        &caller,
+        &id,
+        |p| {
+            p.status = PayoutStatus::Paid;
+            p.external_ref = Some(reference.clone());
+            p.paid_on = Some(paid_on);
+            Ok(None)
+        },
+        "payout.paid",
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/api/payouts/{id}/failed", tag = "settlements", request_body = FailedPayout,
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Payout, description = "failed: the amount is back on the creator's balance (an adjustment entry)"),
+        (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+pub async fn mark_failed(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(input): Json<FailedPayout>,
+) -> Result<Json<Payout>, HttpError> {
+    let reason = input.reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(HttpError::bad_request(
+            "invalid_reason",
+            "reason must be 1 to 500 characters",
+        ));
+    }
+    change_payout(
+        &state,
+        &caller,
+        &id,
+        |p| {
+            p.status = PayoutStatus::Failed;
+            p.failure = Some(reason.clone());
+            // Listed under the program of the payout's own entry.
+            Ok(Some(
+                LedgerEntry::new(
+                    p.creator_id.clone(),
+                    p.program_id.clone(),
+                    EntryKind::Adjustment,
+                    p.amount,
+                    None,
+                    linkledger_shared::now(),
+                    None,
+                )
+                .with_note(format!("payout {} failed: {reason}", p.id)),
+            ))
+        },
+        "payout.failed",
+    )
+    .await
+}

@@ -1,0 +1,382 @@
+//! Nightly settlement (flow 4): for one UTC date, every creator's available balance per currency
+//! is paid out when it reaches the program's minimum, or carried to the next run.
+//!
+//! The unit of work is (date, creator, currency), written as **one transaction**: the report
+//! line (created only if absent: the exactly-once guard), the creator's settlement state
+//! (version-checked), and, when paying, the payout record and its negative `payout` ledger entry.
+//! A second run of the same date, a resumed run after a crash, or two runs at the same moment all
+//! meet the same guards, so each creator is paid once for the date and nothing is skipped.
+//!
+//! What is payable is derived from the append-only ledger, never from flags on entries:
+//! balance at the cutoff = the sum of every entry (accruals, reversals, adjustments, earlier
+//! payouts) available before the cutoff. Earlier payouts are in that sum, so whatever was paid is
+//! never paid again, and an entry booked late for an old date is simply part of the next run's
+//! sum. A negative balance (a refund after payout) is carried and netted by later accruals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Date, Duration, OffsetDateTime, Time};
+use utoipa::ToSchema;
+
+use crate::ids::{CreatorId, ProgramId};
+use crate::ledger::{EntryKind, LedgerEntry};
+use crate::money::{Currency, Money, MoneyError};
+use crate::ports::StoreError;
+use crate::store::{LineWrite, Store};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Completed,
+}
+
+/// Paid and carried totals of a run in one currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CurrencyTotal {
+    pub currency: Currency,
+    pub paid: Money,
+    pub payouts: u64,
+    /// Balances left for the next run (below the minimum, or negative).
+    pub carried: Money,
+    pub carried_lines: u64,
+}
+
+/// The status record of one run, keyed by its date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SettlementRun {
+    #[schema(value_type = String, format = Date)]
+    pub date: Date,
+    /// Entries available before this instant are settled (the end of `date`, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub cutoff: OffsetDateTime,
+    pub status: RunStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<OffsetDateTime>,
+    /// Report lines written (creators and currencies with something to pay or carry).
+    pub lines: u64,
+    pub totals: Vec<CurrencyTotal>,
+}
+
+/// One line of a run's report: a creator's balance in one currency at the cutoff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SettlementLine {
+    #[schema(value_type = String, format = Date)]
+    pub date: Date,
+    pub creator_id: CreatorId,
+    pub payout_email: String,
+    pub currency: Currency,
+    /// The balance at the cutoff: what was carried in plus what became available.
+    pub balance: Money,
+    /// Paid by this run (zero when carried).
+    pub amount: Money,
+    /// Left for the next run.
+    pub carried: Money,
+    /// Ledger entries that became available since the creator's previous settlement.
+    pub entries_settled: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    Pending,
+    Paid,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payout {
+    /// `pay_` and 24 hex characters, derived from (date, creator, currency): at most 30
+    /// characters, as PayPal's batch file wants for its item id.
+    pub id: String,
+    #[schema(value_type = String, format = Date)]
+    pub date: Date,
+    pub creator_id: CreatorId,
+    /// The program its ledger entry is listed under (a payout covers every program of the
+    /// creator in its currency).
+    pub program_id: ProgramId,
+    pub payout_email: String,
+    /// Positive.
+    pub amount: Money,
+    pub status: PayoutStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub paid_on: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// A creator's settlement state in one currency: how many entries earlier runs counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleState {
+    pub entries_counted: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_date: Option<Date>,
+}
+
+pub fn payout_id(date: Date, creator: &CreatorId, currency: Currency) -> String {
+    let digest = Sha256::digest(format!("{date}\0{creator}\0{currency}").as_bytes());
+    format!("pay_{}", &hex::encode(digest)[..24])
+}
+
+/// The end of `date` in UTC: entries available before it belong to that date's run.
+pub fn cutoff(date: Date) -> OffsetDateTime {
+    date.next_day()
+        .unwrap_or(date)
+        .with_time(Time::MIDNIGHT)
+        .assume_utc()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error("a run for the later date {0} exists: dates settle in order")]
+    LaterRunExists(Date),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What settling one creator's currency did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineOutcome {
+    Paid(Money),
+    Carried(Money),
+    /// Nothing available and nothing carried.
+    Nothing,
+    /// An earlier (or concurrent) run of this date already wrote it.
+    AlreadySettled,
+}
+
+/// Progress reported while a run works through the creators.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub creators: u64,
+    pub payouts: u64,
+    pub carried: u64,
+}
+
+/// Settles one creator for `date` (every currency it has entries in). Minimum payouts come from
+/// `programs` (the highest minimum among the programs its entries in that currency came from).
+pub async fn settle_creator(
+    store: &Store,
+    date: Date,
+    creator: &crate::creator::Creator,
+    min_payouts: &HashMap<ProgramId, Money>,
+) -> Result<Vec<LineOutcome>, SettleError> {
+    let cutoff = cutoff(date);
+    let entries = store.all_ledger_entries(Some(&creator.id), None).await?;
+    let mut by_currency: BTreeMap<Currency, Vec<&LedgerEntry>> = BTreeMap::new();
+    for entry in &entries {
+        by_currency
+            .entry(entry.amount.currency())
+            .or_default()
+            .push(entry);
+    }
+    let mut outcomes = Vec::new();
+    for (currency, entries) in by_currency {
+        if store
+            .settlement_line(date, &creator.id, currency)
+            .await?
+            .is_some()
+        {
+            outcomes.push(LineOutcome::AlreadySettled);
+            continue;
+        }
+        let available: Vec<&&LedgerEntry> =
+            entries.iter().filter(|e| e.available_at < cutoff).collect();
+        let mut balance = Money::zero(currency);
+        for e in &available {
+            balance = balance.checked_add(e.amount)?;
+        }
+        let counted = available
+            .iter()
+            .filter(|e| e.kind != EntryKind::Payout)
+            .count() as u64;
+        let state = store.settle_state(&creator.id, currency).await?;
+        let before = state.as_ref().map(|s| s.record.clone()).unwrap_or_default();
+        let new_entries = counted.saturating_sub(before.entries_counted);
+        if balance.minor() == 0 && new_entries == 0 {
+            outcomes.push(LineOutcome::Nothing);
+            continue;
+        }
+        let minimum = entries
+            .iter()
+            .filter_map(|e| min_payouts.get(&e.program_id))
+            .filter(|m| m.currency() == currency)
+            .map(Money::minor)
+            .max()
+            .unwrap_or(0);
+        let pays = balance.minor() > 0 && balance.minor() >= minimum;
+        let zero = Money::zero(currency);
+        let mut line = SettlementLine {
+            date,
+            creator_id: creator.id.clone(),
+            payout_email: creator.payout_email.clone(),
+            currency,
+            balance,
+            amount: if pays { balance } else { zero },
+            carried: if pays { zero } else { balance },
+            entries_settled: new_entries,
+            payout_id: None,
+        };
+        // The payout entry is listed under the program of the latest entry it settles.
+        let program = available
+            .iter()
+            .rev()
+            .find(|e| e.kind != EntryKind::Payout)
+            .or(available.last())
+            .map(|e| e.program_id.clone());
+        let (payout, entry) = match (pays, program) {
+            (true, Some(program_id)) => {
+                let id = payout_id(date, &creator.id, currency);
+                line.payout_id = Some(id.clone());
+                // Belongs to this date: available just before the cutoff, so every later run's
+                // sum includes it (and no earlier date's can).
+                let entry = LedgerEntry::new(
+                    creator.id.clone(),
+                    program_id.clone(),
+                    EntryKind::Payout,
+                    zero.checked_sub(balance)?,
+                    None,
+                    cutoff - Duration::microseconds(1),
+                    None,
+                )
+                .with_note(format!("payout {id} of {date}"));
+                let payout = Payout {
+                    id,
+                    date,
+                    creator_id: creator.id.clone(),
+                    program_id,
+                    payout_email: creator.payout_email.clone(),
+                    amount: balance,
+                    status: PayoutStatus::Pending,
+                    created_at: crate::now(),
+                    external_ref: None,
+                    paid_on: None,
+                    failure: None,
+                };
+                (Some(payout), Some(entry))
+            }
+            _ => (None, None),
+        };
+        let write = LineWrite {
+            line: line.clone(),
+            state: SettleState {
+                entries_counted: counted,
+                last_date: Some(date),
+            },
+            state_version: state.map(|s| s.version),
+            payout,
+            entry,
+        };
+        match store.commit_line(&write).await {
+            Ok(()) if pays => outcomes.push(LineOutcome::Paid(line.amount)),
+            Ok(()) => outcomes.push(LineOutcome::Carried(line.carried)),
+            Err(StoreError::ConditionFailed { .. }) => outcomes.push(LineOutcome::AlreadySettled),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Runs (or resumes) the settlement of `date` over every creator and completes its record.
+pub async fn settle(
+    store: &Store,
+    date: Date,
+    mut progress: impl FnMut(Progress),
+) -> Result<SettlementRun, SettleError> {
+    if let Some(done) = store.run(date).await? {
+        if done.record.status == RunStatus::Completed {
+            return Ok(done.record);
+        }
+    }
+    if let Some(latest) = store.latest_run_date().await? {
+        if latest > date {
+            return Err(SettleError::LaterRunExists(latest));
+        }
+    }
+    let run = store.start_run(date, cutoff(date)).await?;
+    if run.status == RunStatus::Completed {
+        return Ok(run);
+    }
+    let mut min_payouts = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = store.programs(200, after).await?;
+        for p in page.items {
+            min_payouts.insert(p.id.clone(), p.min_payout);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut seen = Progress::default();
+    let mut after = None;
+    loop {
+        let page = store.creators(200, after).await?;
+        for creator in &page.items {
+            // A concurrent run of the same date may collide on a creator (DynamoDB cancels
+            // both transactions): try again, and find the other run's line.
+            let mut attempt = 0;
+            let outcomes = loop {
+                match settle_creator(store, date, creator, &min_payouts).await {
+                    Err(SettleError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
+                    other => break other?,
+                }
+            };
+            for outcome in outcomes {
+                match outcome {
+                    LineOutcome::Paid(_) => seen.payouts += 1,
+                    LineOutcome::Carried(_) => seen.carried += 1,
+                    _ => {}
+                }
+            }
+            seen.creators += 1;
+            progress(seen);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(store.complete_run(date).await?)
+}
+
+/// Totals of a run's lines, per currency.
+pub fn totals(lines: &[SettlementLine]) -> Result<Vec<CurrencyTotal>, MoneyError> {
+    let mut by: BTreeMap<Currency, CurrencyTotal> = BTreeMap::new();
+    for line in lines {
+        let zero = Money::zero(line.currency);
+        let t = by.entry(line.currency).or_insert(CurrencyTotal {
+            currency: line.currency,
+            paid: zero,
+            payouts: 0,
+            carried: zero,
+            carried_lines: 0,
+        });
+        if line.payout_id.is_some() {
+            t.paid = t.paid.checked_add(line.amount)?;
+            t.payouts += 1;
+        } else {
+            t.carried = t.carried.checked_add(line.carried)?;
+            t.carried_lines += 1;
+        }
+    }
+    Ok(by.into_values().collect())
+}

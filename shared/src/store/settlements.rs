@@ -1,0 +1,225 @@
+//! Repositories of settlement: runs, report lines, creators' settlement states and payouts.
+
+use time::{Date, OffsetDateTime};
+
+use super::{decode_page, encode, keys, Listing, Store, Versioned};
+use crate::audit::AuditEntry;
+use crate::ids::CreatorId;
+use crate::ledger::LedgerEntry;
+use crate::money::Currency;
+use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError, WriteOp};
+use crate::settlement::{totals, Payout, RunStatus, SettleState, SettlementLine, SettlementRun};
+
+/// What one (date, creator, currency) writes, atomically.
+#[derive(Clone, Debug)]
+pub struct LineWrite {
+    pub line: SettlementLine,
+    pub state: SettleState,
+    /// The version the state was read at (`None`: first settlement).
+    pub state_version: Option<u64>,
+    pub payout: Option<Payout>,
+    pub entry: Option<LedgerEntry>,
+}
+
+impl Store {
+    pub async fn run(&self, date: Date) -> Result<Option<Versioned<SettlementRun>>, StoreError> {
+        self.get_record(keys::run(date)).await
+    }
+
+    /// Runs, newest first.
+    pub async fn runs(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<SettlementRun>, StoreError> {
+        let query = Query::new(Index::Gsi1, keys::SETTLEMENTS, SkRange::All)
+            .descending()
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    pub async fn latest_run_date(&self) -> Result<Option<Date>, StoreError> {
+        Ok(self.runs(1, None).await?.items.first().map(|r| r.date))
+    }
+
+    /// Creates the run's record, or returns the one already there (resume, or done).
+    pub async fn start_run(
+        &self,
+        date: Date,
+        cutoff: OffsetDateTime,
+    ) -> Result<SettlementRun, StoreError> {
+        let run = SettlementRun {
+            date,
+            cutoff,
+            status: RunStatus::Running,
+            started_at: crate::now(),
+            completed_at: None,
+            lines: 0,
+            totals: Vec::new(),
+        };
+        match self
+            .table
+            .create(keys::run_item(&run, encode(&run)?))
+            .await?
+        {
+            Created::Created => Ok(run),
+            Created::AlreadyExists => self
+                .run(date)
+                .await?
+                .map(|v| v.record)
+                .ok_or(StoreError::Unavailable("run record vanished".into())),
+        }
+    }
+
+    /// Marks the run completed with totals computed from its lines (whoever wrote them).
+    pub async fn complete_run(&self, date: Date) -> Result<SettlementRun, StoreError> {
+        for _ in 0..5 {
+            let found = self
+                .run(date)
+                .await?
+                .ok_or(StoreError::Unavailable("run record vanished".into()))?;
+            if found.record.status == RunStatus::Completed {
+                return Ok(found.record);
+            }
+            let lines = self.settlement_lines(date).await?;
+            let mut run = found.record;
+            run.status = RunStatus::Completed;
+            run.completed_at = Some(crate::now());
+            run.lines = lines.len() as u64;
+            run.totals = totals(&lines).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let item = keys::run_item(&run, encode(&run)?).with_version(found.version + 1);
+            match self
+                .table
+                .put(item, Condition::VersionIs(found.version))
+                .await
+            {
+                Ok(()) => return Ok(run),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    pub async fn settlement_line(
+        &self,
+        date: Date,
+        creator: &CreatorId,
+        currency: Currency,
+    ) -> Result<Option<SettlementLine>, StoreError> {
+        Ok(self
+            .get_record(keys::line(date, creator, currency))
+            .await?
+            .map(|v| v.record))
+    }
+
+    /// Every line of a run, by creator.
+    pub async fn settlement_lines(&self, date: Date) -> Result<Vec<SettlementLine>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let query = Query::prefix(Index::Primary, keys::settlement(date), keys::LINE_PREFIX)
+                .limit(1000)
+                .after(after);
+            let page: Listing<SettlementLine> = decode_page(self.table.query(&query).await?)?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    pub async fn settle_state(
+        &self,
+        creator: &CreatorId,
+        currency: Currency,
+    ) -> Result<Option<Versioned<SettleState>>, StoreError> {
+        self.get_record(keys::settle_state(creator, currency)).await
+    }
+
+    /// The unit of work of a run, all or nothing; `ConditionFailed` when this line exists
+    /// (another run of the date wrote it) or the state moved.
+    pub async fn commit_line(&self, write: &LineWrite) -> Result<(), StoreError> {
+        let line = &write.line;
+        let mut ops = vec![WriteOp::Put {
+            item: Item::new(
+                keys::line(line.date, &line.creator_id, line.currency),
+                encode(line)?,
+            ),
+            condition: Condition::NotExists,
+        }];
+        let state = Item::new(
+            keys::settle_state(&line.creator_id, line.currency),
+            encode(&write.state)?,
+        );
+        ops.push(match write.state_version {
+            None => WriteOp::Put {
+                item: state,
+                condition: Condition::NotExists,
+            },
+            Some(v) => WriteOp::Put {
+                item: state.with_version(v + 1),
+                condition: Condition::VersionIs(v),
+            },
+        });
+        if let Some(payout) = &write.payout {
+            ops.push(WriteOp::Put {
+                item: keys::payout_item(payout, encode(payout)?),
+                condition: Condition::NotExists,
+            });
+        }
+        if let Some(entry) = &write.entry {
+            ops.push(WriteOp::Put {
+                item: keys::ledger_item(entry, encode(entry)?),
+                condition: Condition::NotExists,
+            });
+        }
+        self.table.transact(ops).await
+    }
+
+    pub async fn payout(&self, id: &str) -> Result<Option<Versioned<Payout>>, StoreError> {
+        self.get_record(keys::payout(id)).await
+    }
+
+    /// A creator's payouts, newest first.
+    pub async fn payouts_of_creator(
+        &self,
+        creator: &CreatorId,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<Payout>, StoreError> {
+        let query = Query::new(Index::Gsi2, keys::creator_payouts(creator), SkRange::All)
+            .descending()
+            .limit(limit)
+            .after(after);
+        decode_page(self.table.query(&query).await?)
+    }
+
+    /// Replaces a payout read at `version` (paid, failed), with an optional ledger entry (the
+    /// amount of a failed payout returned to the balance) and the audit entry, atomically.
+    pub async fn update_payout(
+        &self,
+        payout: &Payout,
+        version: u64,
+        entry: Option<&LedgerEntry>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut ops = vec![WriteOp::Put {
+            item: keys::payout_item(payout, encode(payout)?).with_version(version + 1),
+            condition: Condition::VersionIs(version),
+        }];
+        if let Some(entry) = entry {
+            ops.push(WriteOp::Put {
+                item: keys::ledger_item(entry, encode(entry)?),
+                condition: Condition::NotExists,
+            });
+        }
+        ops.push(WriteOp::Put {
+            item: keys::audit_item(audit, encode(audit)?),
+            condition: Condition::NotExists,
+        });
+        self.table.transact(ops).await
+    }
+}

@@ -1,0 +1,486 @@
+//! Flow 4, settlement, end to end on both backends: what finance sees after runs of several
+//! dates, reruns, late entries, refunds after payout, holds, faults and concurrent runs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::{Date, Duration};
+
+use linkledger_shared::conversion::Platform;
+use linkledger_shared::ports::{
+    Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
+};
+use linkledger_shared::settlement::settle;
+use linkledger_shared::store::Store;
+use linkledger_tests::app::TestApp;
+use linkledger_tests::on_both_backends;
+use linkledger_tests::webhooks::{now_unix, postback_headers};
+
+fn today() -> Date {
+    linkledger_shared::now().date()
+}
+
+fn days_ago(n: i64) -> Date {
+    today() - Duration::days(n)
+}
+
+/// Midday of `date`, RFC 3339.
+fn at(date: Date) -> String {
+    format!("{date}T12:00:00Z")
+}
+
+/// A program paying 10 % with no holding period and a 10.00 minimum, its postback secret, and a
+/// creator per name (each with her promo code `NAME10`).
+struct Books {
+    program: String,
+    secret: String,
+    creators: HashMap<&'static str, String>,
+}
+
+async fn books(app: &TestApp, names: &[&'static str]) -> Books {
+    let program = app.program().await;
+    let reply = app
+        .call(
+            Method::PATCH,
+            &format!("/api/programs/{program}"),
+            Some(&app.admin),
+            Some(json!({"holding_days": 0, "min_payout": {"amount": "10.00", "currency": "USD"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let secret = app.webhook_secret(&program, Platform::Postback, None).await;
+    let mut creators = HashMap::new();
+    for name in names {
+        let (id, _) = app.creator(&program, name).await;
+        let reply = app
+            .post(
+                &format!("/api/programs/{program}/promo-codes"),
+                &app.admin,
+                json!({"code": format!("{}10", name.to_uppercase()), "creator_id": id}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        creators.insert(*name, id);
+    }
+    Books {
+        program,
+        secret,
+        creators,
+    }
+}
+
+impl Books {
+    /// A postback for `name`'s promo code, booked by the worker.
+    async fn event(&self, app: &TestApp, body: Value) {
+        let body = body.to_string();
+        let reply = app
+            .deliver(
+                &format!("/postback/{}", self.program),
+                &postback_headers(&self.secret, body.as_bytes(), now_unix()),
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        app.drain().await;
+    }
+
+    async fn sale(&self, app: &TestApp, name: &str, order: &str, amount: &str, on: Date) {
+        self.event(
+            app,
+            json!({"event": "sale", "order_id": order, "amount": amount, "currency": "USD",
+            "coupon": format!("{}10", name.to_uppercase()), "occurred_at": at(on)}),
+        )
+        .await;
+    }
+
+    async fn refund(&self, app: &TestApp, order: &str, total: &str, on: Date) {
+        self.event(app, json!({"event": "refund", "order_id": order, "amount": total, "currency": "USD", "occurred_at": at(on)}))
+            .await;
+    }
+
+    fn id(&self, name: &str) -> &str {
+        &self.creators[name]
+    }
+}
+
+async fn run(app: &TestApp, date: Date) -> Value {
+    let reply = app
+        .post(
+            "/api/settlements",
+            &app.admin,
+            json!({"date": date.to_string()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    reply.json
+}
+
+/// (amount paid, carried) per creator id in a date's report.
+async fn lines(app: &TestApp, date: Date) -> HashMap<String, (String, String)> {
+    let reply = app
+        .get(&format!("/api/settlements/{date}"), &app.admin)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    reply.json["lines"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|l| {
+            (
+                l["creator_id"].as_str().unwrap_or("").to_string(),
+                (
+                    l["amount"]["amount"].as_str().unwrap_or("").to_string(),
+                    l["carried"]["amount"].as_str().unwrap_or("").to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn payouts(app: &TestApp, creator: &str) -> Vec<Value> {
+    app.all_pages(&format!("/api/payouts?creator={creator}&limit=50"))
+        .await
+}
+
+fn paid(amount: &str) -> (String, String) {
+    (amount.to_string(), "0.00".to_string())
+}
+
+fn carried(amount: &str) -> (String, String) {
+    ("0.00".to_string(), amount.to_string())
+}
+
+on_both_backends!(
+    runs_pay_once_carry_small_and_negative_balances_and_pick_up_late_entries,
+    |app: TestApp| async move {
+        let b = books(&app, &["anna", "ben", "cara"]).await;
+        b.sale(&app, "anna", "a-1", "300.00", days_ago(6)).await; // 30.00
+        b.sale(&app, "ben", "b-1", "50.00", days_ago(6)).await; // 5.00: below the minimum
+                                                                // Cara buys with her own code: held for self-referral, not paid until approved.
+        b.event(
+            &app,
+            json!({"event": "sale", "order_id": "c-1", "amount": "200.00", "currency": "USD",
+        "coupon": "CARA10", "customer_email": "cara@example.com", "occurred_at": at(days_ago(6))}),
+        )
+        .await;
+
+        let d1 = days_ago(3);
+        let first = run(&app, d1).await;
+        assert_eq!(first["status"], "completed");
+        assert_eq!(
+            lines(&app, d1).await,
+            HashMap::from([
+                (b.id("anna").to_string(), paid("30.00")),
+                (b.id("ben").to_string(), carried("5.00")),
+            ])
+        );
+        // Running the same date again changes nothing.
+        assert_eq!(run(&app, d1).await, first);
+        assert_eq!(payouts(&app, b.id("anna")).await.len(), 1);
+
+        // After the run: a late sale of ben's for an earlier day, anna's order refunded in full,
+        // cara's held order approved.
+        b.sale(&app, "ben", "b-2", "100.00", days_ago(5)).await; // 10.00
+        b.refund(&app, "a-1", "300.00", days_ago(4)).await; // -30.00 after 30.00 was paid
+        let held = app
+            .all_pages(&format!(
+                "/api/conversions?program={}&status=held&limit=10",
+                b.program
+            ))
+            .await;
+        let cara = held[0]["id"].as_str().expect("held conversion").to_string();
+        let reply = app
+            .post(
+                &format!("/api/conversions/{cara}/approve"),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+
+        let d2 = days_ago(2);
+        run(&app, d2).await;
+        assert_eq!(
+            lines(&app, d2).await,
+            HashMap::from([
+                (b.id("anna").to_string(), carried("-30.00")),
+                (b.id("ben").to_string(), paid("15.00")),
+                (b.id("cara").to_string(), paid("20.00")),
+            ])
+        );
+
+        // Anna earns again: the negative balance is netted before she is paid.
+        b.sale(&app, "anna", "a-2", "500.00", days_ago(2)).await; // 50.00
+        let d3 = days_ago(1);
+        run(&app, d3).await;
+        assert_eq!(
+            lines(&app, d3).await,
+            HashMap::from([(b.id("anna").to_string(), paid("20.00"))])
+        );
+
+        // A completed date answers its run again; a date before the last run is refused.
+        let reply = app
+            .post(
+                "/api/settlements",
+                &app.admin,
+                json!({"date": d1.to_string()}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "an already completed date just answers its run"
+        );
+        let reply = app
+            .post(
+                "/api/settlements",
+                &app.admin,
+                json!({"date": days_ago(10).to_string()}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (StatusCode::CONFLICT, "later_run_exists")
+        );
+
+        // Money is conserved: accruals − reversals = payouts + open balances.
+        let mut paid_total = 0i64;
+        let mut open_total = 0i64;
+        for name in ["anna", "ben", "cara"] {
+            for p in payouts(&app, b.id(name)).await {
+                paid_total += cents(&p["amount"]["amount"]);
+            }
+            let reply = app
+                .get(&format!("/api/balances?creator={}", b.id(name)), &app.admin)
+                .await;
+            for balance in reply.json["items"].as_array().cloned().unwrap_or_default() {
+                open_total += cents(&balance["total"]["amount"]);
+            }
+        }
+        // accruals 30 + 5 + 10 + 20 + 50, reversal 30
+        assert_eq!((paid_total, open_total), (8500, 0));
+    }
+);
+
+fn cents(v: &Value) -> i64 {
+    let text = v.as_str().unwrap_or("0");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, "00"));
+    let sign = if whole.starts_with('-') { -1 } else { 1 };
+    let whole: i64 = whole.trim_start_matches('-').parse().unwrap_or(0);
+    sign * (whole * 100 + frac.parse::<i64>().unwrap_or(0))
+}
+
+/// Passes everything through, but fails every transaction after the first `allowed` ones, as a
+/// crash or an outage would halfway through a run.
+struct FailsAfter {
+    inner: Arc<dyn Table>,
+    allowed: usize,
+    seen: AtomicUsize,
+}
+
+#[async_trait]
+impl Table for FailsAfter {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    fn op_counts(&self) -> OpCounts {
+        self.inner.op_counts()
+    }
+}
+
+const FIVE: [&str; 5] = ["anna", "ben", "cara", "dan", "eve"];
+
+async fn five_creators_owed(app: &TestApp) -> Books {
+    let b = books(app, &FIVE).await;
+    for (i, name) in FIVE.iter().enumerate() {
+        b.sale(app, name, &format!("o-{i}"), "200.00", days_ago(5))
+            .await;
+    }
+    b
+}
+
+async fn assert_paid_once_each(app: &TestApp, b: &Books, date: Date) {
+    for name in FIVE {
+        let all = payouts(app, b.id(name)).await;
+        assert_eq!(all.len(), 1, "{name}: {all:?}");
+        assert_eq!(all[0]["amount"]["amount"], "20.00");
+        let ledger = app
+            .all_pages(&format!("/api/ledger?creator={}&limit=50", b.id(name)))
+            .await;
+        let payout_entries = ledger.iter().filter(|e| e["kind"] == "payout").count();
+        assert_eq!(payout_entries, 1, "{name}");
+    }
+    let report = app
+        .get(&format!("/api/settlements/{date}"), &app.admin)
+        .await;
+    assert_eq!(report.json["run"]["status"], "completed");
+    assert_eq!(report.json["run"]["totals"][0]["paid"]["amount"], "100.00");
+    assert_eq!(report.json["run"]["totals"][0]["payouts"], 5);
+}
+
+on_both_backends!(
+    a_run_killed_halfway_pays_the_rest_exactly_once_when_run_again,
+    |app: TestApp| async move {
+        let b = five_creators_owed(&app).await;
+        let date = days_ago(1);
+        let failing = Store::new(Arc::new(FailsAfter {
+            inner: app.table.clone(),
+            allowed: 2,
+            seen: AtomicUsize::new(0),
+        }));
+        let crashed = settle(&failing, date, |_| {}).await;
+        assert!(crashed.is_err(), "the injected failure stops the run");
+        let halfway = app
+            .get(&format!("/api/settlements/{date}"), &app.admin)
+            .await;
+        assert_eq!(halfway.json["run"]["status"], "running");
+        assert_eq!(halfway.json["lines"].as_array().map(Vec::len), Some(2));
+        run(&app, date).await;
+        assert_paid_once_each(&app, &b, date).await;
+    }
+);
+
+on_both_backends!(
+    two_runs_of_one_date_at_the_same_moment_pay_once,
+    |app: TestApp| async move {
+        let b = five_creators_owed(&app).await;
+        let date = days_ago(1);
+        let (one, two) = tokio::join!(
+            settle(&app.store, date, |_| {}),
+            settle(&app.store, date, |_| {})
+        );
+        let (one, two) = (one.expect("first run"), two.expect("second run"));
+        assert_eq!(one.totals, two.totals);
+        assert_paid_once_each(&app, &b, date).await;
+    }
+);
+
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    // The reports quote no field here (e-mails and ids have no commas).
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+on_both_backends!(
+    finance_downloads_the_reports_and_marks_payouts,
+    |app: TestApp| async move {
+        let b = five_creators_owed(&app).await;
+        b.sale(&app, "eve", "small", "10.00", days_ago(5)).await;
+        let date = days_ago(1);
+        let run_json = run(&app, date).await;
+
+        let csv = app
+            .get(&format!("/api/settlements/{date}/report.csv"), &app.admin)
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.header("content-type").starts_with("text/csv"));
+        let rows = parse_csv(csv.json.as_str().unwrap_or(""));
+        assert_eq!(
+            rows[0][..5],
+            ["date", "creator_id", "payout_email", "currency", "amount"]
+        );
+        let total: i64 = rows[1..].iter().map(|r| cents(&json!(r[4]))).sum();
+        assert_eq!(total, cents(&run_json["totals"][0]["paid"]["amount"]));
+        assert_eq!(rows.len() - 1, 5);
+
+        let paypal = app
+            .get(&format!("/api/settlements/{date}/paypal.csv"), &app.admin)
+            .await;
+        let rows = parse_csv(paypal.json.as_str().unwrap_or(""));
+        assert_eq!(rows.len(), 5, "no header; one row per payout");
+        for row in &rows {
+            assert!(row[0].ends_with("@example.com"));
+            assert_eq!(
+                row[1],
+                if row[0].starts_with("eve") {
+                    "21.00"
+                } else {
+                    "20.00"
+                }
+            );
+            assert_eq!((row[2].as_str(), row[5].as_str()), ("USD", "PAYPAL"));
+            assert!(row[3].starts_with("pay_") && row[3].len() <= 30);
+        }
+        let total: i64 = rows.iter().map(|r| cents(&json!(r[1]))).sum();
+        assert_eq!(total, cents(&run_json["totals"][0]["paid"]["amount"]));
+
+        // Finance marks one paid and one failed; the failed amount returns to the balance.
+        let anna = payouts(&app, b.id("anna")).await[0]["id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let ben = payouts(&app, b.id("ben")).await[0]["id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let finance = app
+            .post("/api/keys", &app.admin, json!({"role": "finance"}))
+            .await
+            .json["key"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let reply = app
+            .post(
+                &format!("/api/payouts/{anna}/paid"),
+                &finance,
+                json!({"external_ref": "PP-123", "paid_on": today().to_string()}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.json["status"].as_str()),
+            (StatusCode::OK, Some("paid")),
+            "{}",
+            reply.json
+        );
+        let reply = app
+            .post(
+                &format!("/api/payouts/{anna}/failed"),
+                &finance,
+                json!({"reason": "late bounce"}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (StatusCode::CONFLICT, "payout_not_pending")
+        );
+        let reply = app
+            .post(
+                &format!("/api/payouts/{ben}/failed"),
+                &finance,
+                json!({"reason": "PayPal account closed"}),
+            )
+            .await;
+        assert_eq!(reply.json["status"], "failed", "{}", reply.json);
+        let balance = app
+            .get(
+                &format!("/api/balances?creator={}", b.id("ben")),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(
+            balance.json["items"][0]["payable"]["amount"], "20.00",
+            "{}",
+            balance.json
+        );
+    }
+);
