@@ -21,6 +21,7 @@ use linkledger_webhooks::WebhookState;
 pub fn app(
     store: Store,
     conversions: Arc<dyn Queue>,
+    finance: Option<Arc<dyn Queue>>,
     visitor_key: VisitorKey,
     link_cache_ttl: Duration,
 ) -> Router {
@@ -34,7 +35,10 @@ pub fn app(
         store: store.clone(),
         conversions,
     });
-    let api = ApiState::new(store).on_link_change(Arc::new(move |code| forget.forget(code)));
+    let mut api = ApiState::new(store).on_link_change(Arc::new(move |code| forget.forget(code)));
+    if let Some(finance) = finance {
+        api = api.with_finance(finance);
+    }
     linkledger_api::router(Arc::new(api))
         .merge(linkledger_webhooks::router(webhooks))
         .merge(linkledger_redirect::router(redirect))

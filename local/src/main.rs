@@ -45,6 +45,12 @@ enum Command {
         /// Do not run the conversions worker in this process (run `linkledger work` instead).
         #[arg(long)]
         no_worker: bool,
+        /// When the nightly settlement of the previous UTC day runs (HH:MM, UTC).
+        #[arg(long, default_value = "02:00")]
+        settle_at: String,
+        /// Do not run the nightly settlement in this process.
+        #[arg(long)]
+        no_settle: bool,
     },
     /// Settle one UTC date (on whichever backend the configuration names): pay every creator's
     /// available balance that reaches the minimum, carry the rest. Safe to run again.
@@ -140,7 +146,22 @@ async fn main() -> Result<(), AnyError> {
             addr,
             demo,
             no_worker,
-        } => serve(config, backends, addr, demo, !no_worker).await,
+            settle_at,
+            no_settle,
+        } => {
+            let settle_at = if no_settle {
+                None
+            } else {
+                Some(
+                    time::Time::parse(
+                        &settle_at,
+                        time::macros::format_description!("[hour]:[minute]"),
+                    )
+                    .map_err(|_| format!("--settle-at {settle_at:?} is not HH:MM"))?,
+                )
+            };
+            serve(config, backends, addr, demo, !no_worker, settle_at).await
+        }
         Command::Work { until_empty } => work(backends, until_empty).await,
         Command::Settle { date } => settle(backends, date).await,
     }
@@ -152,6 +173,7 @@ async fn serve(
     addr: SocketAddr,
     demo: bool,
     worker: bool,
+    settle_at: Option<time::Time>,
 ) -> Result<(), AnyError> {
     let secret = match &config.click_hash_secret {
         Some(secret) => secret.expose().to_vec(),
@@ -168,9 +190,13 @@ async fn serve(
     let app = linkledger::app(
         backends.store.clone(),
         conversions.clone(),
+        backends.finance.clone(),
         VisitorKey::new(&secret),
         config.link_cache_ttl,
     );
+    if let Some(at) = settle_at {
+        tokio::spawn(nightly_settlement(backends.clone(), at));
+    }
     // The worker runs in-process against the same queue the webhooks fill.
     if worker {
         tokio::spawn(linkledger_worker::run_consumer(
@@ -200,6 +226,36 @@ async fn serve(
     Ok(())
 }
 
+/// Settles the previous UTC day every day at `at` (UTC), as the EventBridge schedule does on AWS.
+async fn nightly_settlement(backends: Backends, at: time::Time) {
+    loop {
+        let now = linkledger_shared::now();
+        let mut next = now.replace_time(at);
+        if next <= now {
+            next += time::Duration::days(1);
+        }
+        let wait = (next - now).try_into().unwrap_or(Duration::from_secs(60));
+        tracing::info!(next = %next, "nightly settlement scheduled");
+        tokio::time::sleep(wait).await;
+        let Some(date) = linkledger_shared::now().date().previous_day() else {
+            continue;
+        };
+        match linkledger_shared::settlement::settle(
+            &backends.store,
+            date,
+            backends.finance.as_deref(),
+            |_| {},
+        )
+        .await
+        {
+            Ok(run) => tracing::info!(%date, lines = run.lines, "nightly settlement completed"),
+            Err(err) => {
+                tracing::error!(%date, error = %err, "nightly settlement failed; run `linkledger settle` to resume")
+            }
+        }
+    }
+}
+
 async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError> {
     use std::io::{IsTerminal, Write};
     let date = match date {
@@ -215,20 +271,25 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
     };
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let run = linkledger_shared::settlement::settle(&backends.store, date, |p| {
-        if terminal {
-            eprint!(
-                "\rsettling {date}: {} creators, {} payouts, {} carried",
-                p.creators, p.payouts, p.carried
-            );
-            let _ = std::io::stderr().flush();
-        } else if p.creators % 1000 == 0 {
-            eprintln!(
-                "settling {date}: {} creators, {} payouts, {} carried",
-                p.creators, p.payouts, p.carried
-            );
-        }
-    })
+    let run = linkledger_shared::settlement::settle(
+        &backends.store,
+        date,
+        backends.finance.as_deref(),
+        |p| {
+            if terminal {
+                eprint!(
+                    "\rsettling {date}: {} creators, {} payouts, {} carried",
+                    p.creators, p.payouts, p.carried
+                );
+                let _ = std::io::stderr().flush();
+            } else {
+                eprintln!(
+                    "settling {date}: {} creators, {} payouts, {} carried",
+                    p.creators, p.payouts, p.carried
+                );
+            }
+        },
+    )
     .await?;
     if terminal {
         eprintln!();

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Start / stop a local moto_server (AWS service mock) for the test suite.
 #
-# Sourced by scripts/test. Needs MOTO_BIN (path of moto_server) and
-# MOTO_PYTHON (a python3, used to pick a free port and to probe HTTP).
+# Sourced by scripts/test. Needs MOTO_BIN (path of moto_server, or of a python
+# with MOTO_SCRIPT, a script taking moto_server's -H/-p) and MOTO_PYTHON (a
+# python3, used to pick a free port and to probe HTTP).
 #
 #   moto_start LOGFILE   start on 127.0.0.1:<free port>; sets MOTO_PID,
 #                        MOTO_PORT, MOTO_URL; returns non-zero (after
@@ -62,7 +63,7 @@ moto_start() {
         MOTO_URL="http://127.0.0.1:${MOTO_PORT}"
         echo "--- moto_server attempt $attempt on $MOTO_URL" >>"$log"
         # `exec` keeps one process (pid $!) from here to moto_server itself.
-        (exec "$MOTO_PYTHON" -c "$_MOTO_LAUNCHER" "$$" "$MOTO_BIN" \
+        (exec "$MOTO_PYTHON" -c "$_MOTO_LAUNCHER" "$$" "$MOTO_BIN" ${MOTO_SCRIPT:+"$MOTO_SCRIPT"} \
             -H 127.0.0.1 -p "$MOTO_PORT" >>"$log" 2>&1 </dev/null) &
         MOTO_PID=$!
         # Bounded wait: at most MOTO_START_TIMEOUT seconds (default 30).

@@ -28,6 +28,9 @@ pub enum Backend {
         table: String,
         conversions_queue_url: Option<String>,
         conversions_dlq_url: Option<String>,
+        settlement_queue_url: Option<String>,
+        settlement_dlq_url: Option<String>,
+        finance_queue_url: Option<String>,
     },
 }
 
@@ -81,6 +84,9 @@ impl Config {
                 table: var("LINKLEDGER_TABLE").ok_or(ConfigError::Missing("LINKLEDGER_TABLE"))?,
                 conversions_queue_url: var("LINKLEDGER_CONVERSIONS_QUEUE_URL"),
                 conversions_dlq_url: var("LINKLEDGER_CONVERSIONS_DLQ_URL"),
+                settlement_queue_url: var("LINKLEDGER_SETTLEMENT_QUEUE_URL"),
+                settlement_dlq_url: var("LINKLEDGER_SETTLEMENT_DLQ_URL"),
+                finance_queue_url: var("LINKLEDGER_FINANCE_QUEUE_URL"),
             },
             other => {
                 return Err(ConfigError::Invalid {
@@ -139,6 +145,10 @@ pub struct Backends {
     pub table: Arc<dyn Table>,
     /// The conversions queue, where configured (webhooks send to it, the worker consumes it).
     pub conversions: Option<Arc<dyn Queue>>,
+    /// Chunks of a fanned-out settlement run (AWS only; locally a run settles in-process).
+    pub settlement: Option<Arc<dyn Queue>>,
+    /// Where completed settlement runs are announced.
+    pub finance: Option<Arc<dyn Queue>>,
     /// The SQLite database, when that is the backend (for local housekeeping).
     pub sqlite: Option<SqliteDb>,
 }
@@ -150,10 +160,13 @@ impl Backends {
                 let db = SqliteDb::open(path)?;
                 let table: Arc<dyn Table> = Arc::new(db.table());
                 let conversions: Arc<dyn Queue> = Arc::new(db.queue("conversions"));
+                let finance: Arc<dyn Queue> = Arc::new(db.queue("finance"));
                 Ok(Self {
                     store: Store::new(table.clone()),
                     table,
                     conversions: Some(conversions),
+                    settlement: None,
+                    finance: Some(finance),
                     sqlite: Some(db),
                 })
             }
@@ -161,15 +174,19 @@ impl Backends {
                 table,
                 conversions_queue_url,
                 conversions_dlq_url,
+                settlement_queue_url,
+                settlement_dlq_url,
+                finance_queue_url,
             } => {
                 let sdk = sdk_config().await;
                 let table: Arc<dyn Table> = Arc::new(DynamoTable::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     table.clone(),
                 ));
-                let conversions = match (conversions_queue_url, conversions_dlq_url) {
+                let sqs = aws_sdk_sqs::Client::new(&sdk);
+                let queue = |url: &Option<String>, dlq: &Option<String>| match (url, dlq) {
                     (Some(url), Some(dlq)) => Some(Arc::new(SqsQueue::new(
-                        aws_sdk_sqs::Client::new(&sdk),
+                        sqs.clone(),
                         url.clone(),
                         dlq.clone(),
                     )) as Arc<dyn Queue>),
@@ -178,7 +195,10 @@ impl Backends {
                 Ok(Self {
                     store: Store::new(table.clone()),
                     table,
-                    conversions,
+                    conversions: queue(conversions_queue_url, conversions_dlq_url),
+                    settlement: queue(settlement_queue_url, settlement_dlq_url),
+                    // Finance consumes this queue; we only send to it (no dead-letter side).
+                    finance: queue(finance_queue_url, finance_queue_url),
                     sqlite: None,
                 })
             }

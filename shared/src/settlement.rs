@@ -63,7 +63,35 @@ pub struct SettlementRun {
     /// Report lines written (creators and currencies with something to pay or carry).
     pub lines: u64,
     pub totals: Vec<CurrencyTotal>,
+    /// Fanned-out runs (the settlement function): how many chunks of creators were enqueued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u64>,
+    /// Whether finance was told on the finance queue (`claimed` first, then `sent`).
+    #[serde(default)]
+    pub announced: Announced,
 }
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Announced {
+    #[default]
+    No,
+    Claimed,
+    Sent,
+}
+
+/// One message of a fanned-out run: a slice of the creators to settle for `date`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub date: Date,
+    pub index: u64,
+    pub creators: Vec<CreatorId>,
+}
+
+/// Creators per chunk of a fanned-out run (an SQS message of ~30 KB).
+pub const CHUNK_SIZE: usize = 1000;
+/// Creators settled at the same time within a run or a chunk.
+pub const CONCURRENCY: usize = 16;
 
 /// One line of a run's report: a creator's balance in one currency at the cutoff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -294,15 +322,19 @@ pub async fn settle_creator(
     Ok(outcomes)
 }
 
-/// Runs (or resumes) the settlement of `date` over every creator and completes its record.
-pub async fn settle(
-    store: &Store,
-    date: Date,
-    mut progress: impl FnMut(Progress),
-) -> Result<SettlementRun, SettleError> {
+/// What starting (or resuming) a run found.
+pub enum Begun {
+    /// Completed before: nothing to settle (only, perhaps, finance still to tell).
+    Done(SettlementRun),
+    Started(SettlementRun),
+}
+
+/// Starts the run of `date`, or finds it: refuses a date before the latest run (dates settle
+/// in order, so a payout entry of a later date can never fall inside an earlier cutoff).
+pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
     if let Some(done) = store.run(date).await? {
         if done.record.status == RunStatus::Completed {
-            return Ok(done.record);
+            return Ok(Begun::Done(done.record));
         }
     }
     if let Some(latest) = store.latest_run_date().await? {
@@ -310,10 +342,11 @@ pub async fn settle(
             return Err(SettleError::LaterRunExists(latest));
         }
     }
-    let run = store.start_run(date, cutoff(date)).await?;
-    if run.status == RunStatus::Completed {
-        return Ok(run);
-    }
+    Ok(Begun::Started(store.start_run(date, cutoff(date)).await?))
+}
+
+/// Every program's minimum payout.
+pub async fn min_payouts(store: &Store) -> Result<HashMap<ProgramId, Money>, SettleError> {
     let mut min_payouts = HashMap::new();
     let mut after = None;
     loop {
@@ -323,24 +356,34 @@ pub async fn settle(
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => break,
+            None => return Ok(min_payouts),
         }
     }
-    let mut seen = Progress::default();
-    let mut after = None;
-    loop {
-        let page = store.creators(200, after).await?;
-        for creator in &page.items {
+}
+
+/// Settles `creators` for `date`, [`CONCURRENCY`] at a time, counting into `seen`.
+pub async fn settle_creators(
+    store: &Store,
+    date: Date,
+    creators: &[crate::creator::Creator],
+    min_payouts: &HashMap<ProgramId, Money>,
+    seen: &mut Progress,
+) -> Result<(), SettleError> {
+    for group in creators.chunks(CONCURRENCY) {
+        let results = futures_util::future::join_all(group.iter().map(|creator| async move {
             // A concurrent run of the same date may collide on a creator (DynamoDB cancels
             // both transactions): try again, and find the other run's line.
             let mut attempt = 0;
-            let outcomes = loop {
-                match settle_creator(store, date, creator, &min_payouts).await {
+            loop {
+                match settle_creator(store, date, creator, min_payouts).await {
                     Err(SettleError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
-                    other => break other?,
+                    other => return other,
                 }
-            };
-            for outcome in outcomes {
+            }
+        }))
+        .await;
+        for outcomes in results {
+            for outcome in outcomes? {
                 match outcome {
                     LineOutcome::Paid(_) => seen.payouts += 1,
                     LineOutcome::Carried(_) => seen.carried += 1,
@@ -348,14 +391,148 @@ pub async fn settle(
                 }
             }
             seen.creators += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Completes the run (totals from its lines) and tells finance on `finance`, once: the run
+/// record is claimed before the message is sent and marked sent after, so a resumed run resends
+/// only if it stopped in between (the message carries the date to deduplicate on).
+pub async fn finish(
+    store: &Store,
+    date: Date,
+    finance: Option<&dyn crate::ports::Queue>,
+) -> Result<SettlementRun, SettleError> {
+    let run = store.complete_run(date).await?;
+    let Some(queue) = finance else {
+        return Ok(run);
+    };
+    if run.announced == Announced::Sent {
+        return Ok(run);
+    }
+    if run.announced == Announced::No && !store.claim_announcement(date).await? {
+        // Another finisher claimed it.
+        return Ok(store.run(date).await?.map(|v| v.record).unwrap_or(run));
+    }
+    let message = serde_json::json!({
+        "type": "settlement.completed",
+        "dedupe_key": format!("settlement-{date}"),
+        "date": date.to_string(),
+        "lines": run.lines,
+        "totals": run.totals,
+        "report": format!("/api/settlements/{date}"),
+        "report_csv": format!("/api/settlements/{date}/report.csv"),
+        "paypal_csv": format!("/api/settlements/{date}/paypal.csv"),
+    });
+    queue
+        .send(&message.to_string())
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("finance queue: {e}")))?;
+    Ok(store.mark_announced(date).await?)
+}
+
+/// Runs (or resumes) the settlement of `date` over every creator in this process, completes
+/// its record and tells finance.
+pub async fn settle(
+    store: &Store,
+    date: Date,
+    finance: Option<&dyn crate::ports::Queue>,
+    mut progress: impl FnMut(Progress),
+) -> Result<SettlementRun, SettleError> {
+    let run = match begin(store, date).await? {
+        Begun::Done(_) => return finish(store, date, finance).await,
+        Begun::Started(run) => run,
+    };
+    if run.status == RunStatus::Running {
+        let min_payouts = min_payouts(store).await?;
+        let mut seen = Progress::default();
+        let mut after = None;
+        loop {
+            let page = store.creators(CHUNK_SIZE, after).await?;
+            settle_creators(store, date, &page.items, &min_payouts, &mut seen).await?;
             progress(seen);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    finish(store, date, finance).await
+}
+
+/// The scheduled step of a fanned-out run: starts the run and enqueues its creators in chunks
+/// of `chunk_size` ([`CHUNK_SIZE`] on Lambda) on `chunks` (the settlement queue). Safe to
+/// repeat: chunks are idempotent.
+pub async fn plan(
+    store: &Store,
+    date: Date,
+    chunk_size: usize,
+    chunks: &dyn crate::ports::Queue,
+    finance: Option<&dyn crate::ports::Queue>,
+) -> Result<SettlementRun, SettleError> {
+    let run = match begin(store, date).await? {
+        Begun::Done(_) => return finish(store, date, finance).await,
+        Begun::Started(run) => run,
+    };
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.creator_ids(chunk_size.max(1), after).await?;
+        if !page.items.is_empty() {
+            pages.push(page.items);
         }
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
-    Ok(store.complete_run(date).await?)
+    store.set_run_chunks(date, pages.len() as u64).await?;
+    if pages.is_empty() {
+        return finish(store, date, finance).await;
+    }
+    for (index, creators) in pages.into_iter().enumerate() {
+        let chunk = Chunk {
+            date,
+            index: index as u64,
+            creators,
+        };
+        let body = serde_json::to_string(&chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        chunks
+            .send(&body)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("settlement queue: {e}")))?;
+    }
+    Ok(store.run(date).await?.map(|v| v.record).unwrap_or(run))
+}
+
+/// The queued step of a fanned-out run: settles one chunk, marks it done, and the chunk that
+/// finds every chunk done completes the run (exactly once, see [`finish`]).
+pub async fn settle_chunk(
+    store: &Store,
+    chunk: &Chunk,
+    finance: Option<&dyn crate::ports::Queue>,
+) -> Result<Option<SettlementRun>, SettleError> {
+    let min_payouts = min_payouts(store).await?;
+    let mut creators = Vec::new();
+    for id in &chunk.creators {
+        if let Some(creator) = store.creator(id).await? {
+            creators.push(creator);
+        }
+    }
+    let mut seen = Progress::default();
+    settle_creators(store, chunk.date, &creators, &min_payouts, &mut seen).await?;
+    store.mark_chunk_done(chunk.date, chunk.index).await?;
+    let run = store
+        .run(chunk.date)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("no run for {}", chunk.date)))?
+        .record;
+    let done = store.chunks_done(chunk.date).await?;
+    match run.chunks {
+        Some(total) if done >= total => Ok(Some(finish(store, chunk.date, finance).await?)),
+        _ => Ok(None),
+    }
 }
 
 /// Totals of a run's lines, per currency.

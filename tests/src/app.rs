@@ -21,7 +21,9 @@ use linkledger_shared::conversion::Platform;
 use linkledger_shared::ports::Queue;
 use linkledger_worker::{ConsumerOptions, Drained};
 
-use crate::backends::{aws_app_backend, sqlite_app_backend, Backend};
+use crate::backends::{
+    aws_app_backend, aws_queue_backend, sqlite_app_backend, sqlite_queue, Backend,
+};
 
 pub struct TestApp {
     pub router: Router,
@@ -29,6 +31,8 @@ pub struct TestApp {
     pub table: Arc<dyn Table>,
     /// The conversions queue the webhooks fill and [`TestApp::drain`] empties.
     pub queue: Arc<dyn Queue>,
+    /// Whether this app runs on DynamoDB/SQS (else SQLite).
+    pub aws: bool,
     /// An admin key minted the way `linkledger keys create --role admin` does.
     pub admin: String,
     _backend: Backend<dyn Table>,
@@ -60,10 +64,23 @@ impl TestApp {
         Self::on(table, queue).await
     }
 
+    /// A fresh queue on the same kind of backend (a finance or settlement queue in tests).
+    pub async fn another_queue(&self) -> Backend<dyn Queue> {
+        if self.aws {
+            aws_queue_backend()
+                .await
+                .expect("an SQS queue on the emulator")
+        } else {
+            sqlite_queue()
+        }
+    }
+
     /// `None` when AWS tests are skipped (never under `CI=true`).
     pub async fn aws() -> Option<TestApp> {
         let (table, queue) = aws_app_backend().await?;
-        Some(Self::on(table, queue).await)
+        let mut app = Self::on(table, queue).await;
+        app.aws = true;
+        Some(app)
     }
 
     /// The app on a given table and conversions queue.
@@ -73,6 +90,7 @@ impl TestApp {
         let router = linkledger::app(
             store.clone(),
             queue.clone(),
+            None,
             VisitorKey::new(b"test-secret"),
             Duration::from_secs(30),
         );
@@ -93,6 +111,7 @@ impl TestApp {
             store,
             table,
             queue,
+            aws: false,
             admin,
             _backend: backend,
         }

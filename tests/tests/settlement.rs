@@ -345,7 +345,7 @@ on_both_backends!(
             allowed: 2,
             seen: AtomicUsize::new(0),
         }));
-        let crashed = settle(&failing, date, |_| {}).await;
+        let crashed = settle(&failing, date, None, |_| {}).await;
         assert!(crashed.is_err(), "the injected failure stops the run");
         let halfway = app
             .get(&format!("/api/settlements/{date}"), &app.admin)
@@ -363,8 +363,8 @@ on_both_backends!(
         let b = five_creators_owed(&app).await;
         let date = days_ago(1);
         let (one, two) = tokio::join!(
-            settle(&app.store, date, |_| {}),
-            settle(&app.store, date, |_| {})
+            settle(&app.store, date, None, |_| {}),
+            settle(&app.store, date, None, |_| {})
         );
         let (one, two) = (one.expect("first run"), two.expect("second run"));
         assert_eq!(one.totals, two.totals);
@@ -484,3 +484,73 @@ on_both_backends!(
         );
     }
 );
+
+// The Lambda path of a run: the schedule plans it into chunks on the settlement queue, the
+// queue's events settle them (one delivered twice), the last chunk completes the run, and
+// finance gets exactly one message.
+on_both_backends!(
+    a_fanned_out_run_settles_every_chunk_once_and_tells_finance_once,
+    |app: TestApp| async move {
+        use linkledger_settlement::{handle_chunks, handle_schedule, Queues, SettleRequest};
+        let b = five_creators_owed(&app).await;
+        let date = days_ago(1);
+        let finance_queue = app.another_queue().await;
+        let finance = finance_queue.handle();
+        let mut queues = Queues::new(app.queue.as_ref(), Some(finance.as_ref()));
+        queues.chunk_size = 2;
+        let planned = handle_schedule(
+            &app.store,
+            &queues,
+            &SettleRequest {
+                date: Some(date.to_string()),
+            },
+        )
+        .await
+        .expect("planned");
+        assert_eq!(planned.chunks, Some(3), "five creators in chunks of two");
+
+        let visibility = std::time::Duration::from_secs(30);
+        let mut messages = Vec::new();
+        loop {
+            let got = app
+                .queue
+                .receive(10, visibility, std::time::Duration::ZERO)
+                .await
+                .expect("receive");
+            if got.is_empty() {
+                break;
+            }
+            messages.extend(got);
+        }
+        assert_eq!(messages.len(), 3);
+        // The first chunk is delivered twice (at least once delivery).
+        let mut bodies: Vec<String> = messages.iter().map(|m| m.body.clone()).collect();
+        bodies.insert(1, bodies[0].clone());
+        for (i, body) in bodies.iter().enumerate() {
+            let event = sqs_event(&format!("m{i}"), body);
+            let response = handle_chunks(&app.store, &queues, event).await;
+            assert!(response.batch_item_failures.is_empty());
+        }
+        assert_paid_once_each(&app, &b, date).await;
+        let told = finance
+            .receive(10, visibility, std::time::Duration::ZERO)
+            .await
+            .expect("receive");
+        assert_eq!(told.len(), 1, "finance is told once");
+        let message: Value = serde_json::from_str(&told[0].body).expect("json");
+        assert_eq!(message["date"], date.to_string());
+        assert_eq!(message["totals"][0]["paid"]["amount"], "100.00");
+        assert_eq!(
+            message["report_csv"],
+            format!("/api/settlements/{date}/report.csv")
+        );
+    }
+);
+
+fn sqs_event(id: &str, body: &str) -> aws_lambda_events::event::sqs::SqsEvent {
+    serde_json::from_value(json!({"Records": [{
+        "messageId": id, "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:linkledger-SettlementQueue", "awsRegion": "eu-west-1"
+    }]}))
+    .expect("an SQS event")
+}

@@ -26,6 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use linkledger_shared::ids::LinkCode;
+use linkledger_shared::ports::Queue;
 use linkledger_shared::store::Store;
 
 pub use auth::Caller;
@@ -37,6 +38,8 @@ pub type LinkChanged = Arc<dyn Fn(&LinkCode) + Send + Sync>;
 pub struct ApiState {
     pub store: Store,
     link_changed: Option<LinkChanged>,
+    /// Where completed settlements are announced (the finance queue).
+    finance: Option<Arc<dyn Queue>>,
 }
 
 impl ApiState {
@@ -44,7 +47,17 @@ impl ApiState {
         Self {
             store,
             link_changed: None,
+            finance: None,
         }
+    }
+
+    pub fn with_finance(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.finance = Some(queue);
+        self
+    }
+
+    pub(crate) fn finance(&self) -> Option<&dyn Queue> {
+        self.finance.as_deref()
     }
 
     pub fn on_link_change(mut self, hook: LinkChanged) -> Self {

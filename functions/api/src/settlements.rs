@@ -60,7 +60,7 @@ pub async fn run_settlement(
             "a future date cannot be settled",
         ));
     }
-    match settle(&state.store, date, |_| {}).await {
+    match settle(&state.store, date, state.finance(), |_| {}).await {
         Ok(run) => Ok(Json(run)),
         Err(e @ SettleError::LaterRunExists(_)) => Err(HttpError::new(
             StatusCode::CONFLICT,

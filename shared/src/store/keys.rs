@@ -239,3 +239,10 @@ pub fn payout_item(p: &Payout, body: String) -> Item {
         format!("{}#{}", p.date, p.id),
     ))
 }
+
+pub const CHUNK_PREFIX: &str = "CHUNK#";
+
+/// A fanned-out run's chunk, once settled.
+pub fn chunk(date: Date, index: u64) -> Key {
+    Key::new(settlement(date), format!("{CHUNK_PREFIX}{index:06}"))
+}

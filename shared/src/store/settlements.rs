@@ -8,7 +8,9 @@ use crate::ids::CreatorId;
 use crate::ledger::LedgerEntry;
 use crate::money::Currency;
 use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError, WriteOp};
-use crate::settlement::{totals, Payout, RunStatus, SettleState, SettlementLine, SettlementRun};
+use crate::settlement::{
+    totals, Announced, Payout, RunStatus, SettleState, SettlementLine, SettlementRun,
+};
 
 /// What one (date, creator, currency) writes, atomically.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ impl Store {
             completed_at: None,
             lines: 0,
             totals: Vec::new(),
+            chunks: None,
+            announced: Announced::No,
         };
         match self
             .table
@@ -72,34 +76,120 @@ impl Store {
         }
     }
 
-    /// Marks the run completed with totals computed from its lines (whoever wrote them).
-    pub async fn complete_run(&self, date: Date) -> Result<SettlementRun, StoreError> {
-        for _ in 0..5 {
+    /// Changes the run record with `change` under its version (retried on a lost race);
+    /// `change` returns false to leave it as it is.
+    async fn update_run(
+        &self,
+        date: Date,
+        change: impl Fn(&mut SettlementRun) -> bool,
+    ) -> Result<(SettlementRun, bool), StoreError> {
+        for _ in 0..10 {
             let found = self
                 .run(date)
                 .await?
-                .ok_or(StoreError::Unavailable("run record vanished".into()))?;
-            if found.record.status == RunStatus::Completed {
-                return Ok(found.record);
-            }
-            let lines = self.settlement_lines(date).await?;
+                .ok_or(StoreError::Invalid(format!("no run for {date}")))?;
             let mut run = found.record;
-            run.status = RunStatus::Completed;
-            run.completed_at = Some(crate::now());
-            run.lines = lines.len() as u64;
-            run.totals = totals(&lines).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if !change(&mut run) {
+                return Ok((run, false));
+            }
             let item = keys::run_item(&run, encode(&run)?).with_version(found.version + 1);
             match self
                 .table
                 .put(item, Condition::VersionIs(found.version))
                 .await
             {
-                Ok(()) => return Ok(run),
+                Ok(()) => return Ok((run, true)),
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(other) => return Err(other),
             }
         }
         Err(StoreError::Conflict)
+    }
+
+    pub async fn set_run_chunks(&self, date: Date, chunks: u64) -> Result<(), StoreError> {
+        self.update_run(date, |run| {
+            run.chunks = Some(chunks);
+            true
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Claims the announcement of a completed run; false when someone else already did.
+    pub async fn claim_announcement(&self, date: Date) -> Result<bool, StoreError> {
+        Ok(self
+            .update_run(date, |run| {
+                let unclaimed = run.announced == Announced::No;
+                run.announced = Announced::Claimed;
+                unclaimed
+            })
+            .await?
+            .1)
+    }
+
+    pub async fn mark_announced(&self, date: Date) -> Result<SettlementRun, StoreError> {
+        Ok(self
+            .update_run(date, |run| {
+                let change = run.announced != Announced::Sent;
+                run.announced = Announced::Sent;
+                change
+            })
+            .await?
+            .0)
+    }
+
+    pub async fn mark_chunk_done(&self, date: Date, index: u64) -> Result<(), StoreError> {
+        let item = Item::new(keys::chunk(date, index), "{}".into());
+        self.table.create(item).await.map(|_| ())
+    }
+
+    pub async fn chunks_done(&self, date: Date) -> Result<u64, StoreError> {
+        let mut count = 0;
+        let mut after = None;
+        loop {
+            let query = Query::prefix(Index::Primary, keys::settlement(date), keys::CHUNK_PREFIX)
+                .limit(1000)
+                .after(after);
+            let page = self.table.query(&query).await?;
+            count += page.items.len() as u64;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(count),
+            }
+        }
+    }
+
+    /// Marks the run completed with totals computed from its lines (whoever wrote them).
+    pub async fn complete_run(&self, date: Date) -> Result<SettlementRun, StoreError> {
+        let lines = self.settlement_lines(date).await?;
+        let totals = totals(&lines).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let completed_at = crate::now();
+        Ok(self
+            .update_run(date, |run| {
+                if run.status == RunStatus::Completed {
+                    return false;
+                }
+                run.status = RunStatus::Completed;
+                run.completed_at = Some(completed_at);
+                run.lines = lines.len() as u64;
+                run.totals = totals.clone();
+                true
+            })
+            .await?
+            .0)
+    }
+
+    /// Creator ids, a page at a time (the planner of a fanned-out run).
+    pub async fn creator_ids(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Listing<CreatorId>, StoreError> {
+        let page = self.creators(limit, after).await?;
+        Ok(Listing {
+            items: page.items.into_iter().map(|c| c.id).collect(),
+            next: page.next,
+        })
     }
 
     pub async fn settlement_line(
