@@ -158,3 +158,18 @@ async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
         .await;
     assert_eq!(ledger.json["items"][0]["amount"]["amount"], "8.00");
 }
+
+/// The settlement function's two inputs: the scheduler's (its `Input` in template.yaml) and an
+/// SQS event of the settlement queue.
+#[test]
+fn settlement_lambda_tells_its_two_event_sources_apart() {
+    use linkledger_settlement::Invocation;
+    let schedule: Invocation = serde_json::from_str(&event("scheduler-settle.json")).unwrap();
+    assert!(matches!(schedule, Invocation::Schedule { ref settle } if settle.date.is_none()));
+    let dated: Invocation = serde_json::from_str(r#"{"settle": {"date": "2026-11-27"}}"#).unwrap();
+    assert!(
+        matches!(dated, Invocation::Schedule { ref settle } if settle.date.as_deref() == Some("2026-11-27"))
+    );
+    let sqs: Invocation = serde_json::from_str(&event("sqs-conversions.json")).unwrap();
+    assert!(matches!(sqs, Invocation::Chunks(ref e) if e.records.len() == 2));
+}

@@ -40,6 +40,9 @@ pub struct ApiState {
     link_changed: Option<LinkChanged>,
     /// Where completed settlements are announced (the finance queue).
     finance: Option<Arc<dyn Queue>>,
+    /// On Lambda, `POST /api/settlements` plans the run onto this queue (the settlement function
+    /// settles it) instead of settling inside the API's short timeout.
+    settlement: Option<Arc<dyn Queue>>,
 }
 
 impl ApiState {
@@ -48,7 +51,17 @@ impl ApiState {
             store,
             link_changed: None,
             finance: None,
+            settlement: None,
         }
+    }
+
+    pub fn with_settlement_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.settlement = Some(queue);
+        self
+    }
+
+    pub(crate) fn settlement_queue(&self) -> Option<&dyn Queue> {
+        self.settlement.as_deref()
     }
 
     pub fn with_finance(mut self, queue: Arc<dyn Queue>) -> Self {

@@ -10,5 +10,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     linkledger_shared::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect(&config.backend).await?;
-    lambda_http::run(router(Arc::new(ApiState::new(backends.store)))).await
+    let mut state = ApiState::new(backends.store);
+    if let Some(queue) = backends.settlement {
+        state = state.with_settlement_queue(queue);
+    }
+    if let Some(queue) = backends.finance {
+        state = state.with_finance(queue);
+    }
+    lambda_http::run(router(Arc::new(state))).await
 }

@@ -17,7 +17,7 @@ use linkledger_shared::ledger::{EntryKind, LedgerEntry};
 use linkledger_shared::money::Currency;
 use linkledger_shared::ports::StoreError;
 use linkledger_shared::settlement::{
-    settle, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
+    plan, settle, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun, CHUNK_SIZE,
 };
 
 use crate::auth::Caller;
@@ -45,7 +45,7 @@ pub struct NewSettlement {
 
 #[utoipa::path(post, path = "/api/settlements", tag = "settlements", request_body = NewSettlement,
     security(("bearer" = [])),
-    responses((status = 200, body = SettlementRun, description = "the run, completed (a second run of the date changes nothing)"),
+    responses((status = 200, body = SettlementRun, description = "the run: completed (locally), or `running` with its chunks enqueued (on AWS, the settlement function completes it); a second run of the date changes nothing"),
         (status = 400, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody, description = "a later date was already settled")))]
 pub async fn run_settlement(
     State(state): State<Arc<ApiState>>,
@@ -60,7 +60,11 @@ pub async fn run_settlement(
             "a future date cannot be settled",
         ));
     }
-    match settle(&state.store, date, state.finance(), |_| {}).await {
+    let run = match state.settlement_queue() {
+        Some(chunks) => plan(&state.store, date, CHUNK_SIZE, chunks, state.finance()).await,
+        None => settle(&state.store, date, state.finance(), |_| {}).await,
+    };
+    match run {
         Ok(run) => Ok(Json(run)),
         Err(e @ SettleError::LaterRunExists(_)) => Err(HttpError::new(
             StatusCode::CONFLICT,

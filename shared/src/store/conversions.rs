@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{decode_page, encode, keys, Listing, Store, Versioned};
+use super::{audit_op, decode_page, encode, insert, keys, Listing, Store, Versioned};
 use crate::audit::AuditEntry;
 use crate::conversion::{Conversion, ConversionId, ConversionStatus, Platform};
 use crate::ids::{ClickId, CreatorId, ProgramId};
@@ -348,15 +348,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut ops = Vec::new();
         for entry in entries {
-            ops.push(WriteOp::Put {
-                item: keys::ledger_item(entry, encode(entry)?),
-                condition: Condition::NotExists,
-            });
+            ops.push(insert(keys::ledger_item(entry, encode(entry)?)));
         }
-        ops.push(WriteOp::Put {
-            item: keys::audit_item(audit, encode(audit)?),
-            condition: Condition::NotExists,
-        });
+        ops.push(audit_op(audit)?);
         self.table.transact(ops).await
     }
 

@@ -94,6 +94,19 @@ fn decode_page<T: DeserializeOwned>(page: crate::ports::Page) -> Result<Listing<
     })
 }
 
+/// A write that creates `item` and fails if it exists (new ledger entries, audit entries, guards).
+fn insert(item: Item) -> WriteOp {
+    WriteOp::Put {
+        item,
+        condition: Condition::NotExists,
+    }
+}
+
+/// The audit entry's write (every audited change carries one in its transaction).
+fn audit_op(audit: &AuditEntry) -> Result<WriteOp, StoreError> {
+    Ok(insert(keys::audit_item(audit, encode(audit)?)))
+}
+
 impl Store {
     pub fn new(table: Arc<dyn Table>) -> Self {
         Self { table }
@@ -116,6 +129,21 @@ impl Store {
         }
     }
 
+    /// Every record a query finds, following its cursor to the last page.
+    async fn query_all<T: DeserializeOwned>(&self, query: Query) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page: Listing<T> =
+                decode_page(self.table.query(&query.clone().after(after)).await?)?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// Writes `item` if `condition` holds, and the audit entry, atomically.
     async fn put_audited(
         &self,
@@ -123,15 +151,8 @@ impl Store {
         condition: Condition,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let entry = keys::audit_item(audit, encode(audit)?);
         self.table
-            .transact(vec![
-                WriteOp::Put { item, condition },
-                WriteOp::Put {
-                    item: entry,
-                    condition: Condition::NotExists,
-                },
-            ])
+            .transact(vec![WriteOp::Put { item, condition }, audit_op(audit)?])
             .await
     }
 
@@ -258,19 +279,10 @@ impl Store {
         &self,
         creator: &CreatorId,
     ) -> Result<Vec<Enrolment>, StoreError> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let query = Query::prefix(Index::Gsi2, keys::creator(creator).pk, keys::ENROL_PREFIX)
-                .limit(100)
-                .after(after);
-            let page: Listing<Enrolment> = decode_page(self.table.query(&query).await?)?;
-            all.extend(page.items);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(all),
-            }
-        }
+        self.query_all(
+            Query::prefix(Index::Gsi2, keys::creator(creator).pk, keys::ENROL_PREFIX).limit(100),
+        )
+        .await
     }
 
     // Links

@@ -2,7 +2,7 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::{decode_page, encode, keys, Listing, Store, Versioned};
+use super::{audit_op, decode_page, encode, insert, keys, Listing, Store, Versioned};
 use crate::audit::AuditEntry;
 use crate::ids::CreatorId;
 use crate::ledger::LedgerEntry;
@@ -206,19 +206,10 @@ impl Store {
 
     /// Every line of a run, by creator.
     pub async fn settlement_lines(&self, date: Date) -> Result<Vec<SettlementLine>, StoreError> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let query = Query::prefix(Index::Primary, keys::settlement(date), keys::LINE_PREFIX)
-                .limit(1000)
-                .after(after);
-            let page: Listing<SettlementLine> = decode_page(self.table.query(&query).await?)?;
-            all.extend(page.items);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(all),
-            }
-        }
+        self.query_all(
+            Query::prefix(Index::Primary, keys::settlement(date), keys::LINE_PREFIX).limit(1000),
+        )
+        .await
     }
 
     pub async fn settle_state(
@@ -255,16 +246,10 @@ impl Store {
             },
         });
         if let Some(payout) = &write.payout {
-            ops.push(WriteOp::Put {
-                item: keys::payout_item(payout, encode(payout)?),
-                condition: Condition::NotExists,
-            });
+            ops.push(insert(keys::payout_item(payout, encode(payout)?)));
         }
         if let Some(entry) = &write.entry {
-            ops.push(WriteOp::Put {
-                item: keys::ledger_item(entry, encode(entry)?),
-                condition: Condition::NotExists,
-            });
+            ops.push(insert(keys::ledger_item(entry, encode(entry)?)));
         }
         self.table.transact(ops).await
     }
@@ -301,15 +286,9 @@ impl Store {
             condition: Condition::VersionIs(version),
         }];
         if let Some(entry) = entry {
-            ops.push(WriteOp::Put {
-                item: keys::ledger_item(entry, encode(entry)?),
-                condition: Condition::NotExists,
-            });
+            ops.push(insert(keys::ledger_item(entry, encode(entry)?)));
         }
-        ops.push(WriteOp::Put {
-            item: keys::audit_item(audit, encode(audit)?),
-            condition: Condition::NotExists,
-        });
+        ops.push(audit_op(audit)?);
         self.table.transact(ops).await
     }
 }

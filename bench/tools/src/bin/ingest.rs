@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use bench_tools::write_section;
 use linkledger_shared::signature::sign_body_base64;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -480,25 +481,4 @@ async fn wait_for_port(port: u16) -> Result<(), AnyError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err("the baseline did not start".into())
-}
-
-/// Replaces (or appends) one `## ` section of the benchmarks file.
-fn write_section(path: &Path, heading: &str, section: &str) -> Result<(), AnyError> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let out = match text.find(&format!("{heading}\n")) {
-        Some(start) => {
-            let after = start + heading.len();
-            let end = text[after..]
-                .find("\n## ")
-                .map(|i| after + i + 1)
-                .unwrap_or(text.len());
-            match &text[end..] {
-                "" => format!("{}{}\n", &text[..start], section.trim_end()),
-                tail => format!("{}{}\n\n{}", &text[..start], section.trim_end(), tail),
-            }
-        }
-        None => format!("{}\n\n{}", text.trim_end(), section),
-    };
-    std::fs::write(path, out)?;
-    Ok(())
 }
