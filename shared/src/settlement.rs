@@ -12,6 +12,9 @@
 //! payouts) available before the cutoff. Earlier payouts are in that sum, so whatever was paid is
 //! never paid again, and an entry booked late for an old date is simply part of the next run's
 //! sum. A negative balance (a refund after payout) is carried and netted by later accruals.
+//!
+//! Before the creators, the day's per-click commission is rolled up into accruals
+//! ([`roll_up_clicks`]), once per (date, program, creator).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -345,6 +348,79 @@ pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
     Ok(Begun::Started(store.start_run(date, cutoff(date)).await?))
 }
 
+/// Books the per-click commission of `date` (UTC): for each program paying per click, each
+/// creator's unique, non-bot clicks of that day on its links, capped at the plan's daily cap,
+/// as one accrual per creator and program, available at the end of the day plus the holding
+/// period. Booked once per (date, program, creator), whoever runs it again. Returns the entries
+/// booked now.
+pub async fn roll_up_clicks(store: &Store, date: Date) -> Result<u64, SettleError> {
+    let day_end = cutoff(date);
+    let day_start = day_end - Duration::days(1);
+    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut booked = 0;
+    let mut programs_after = None;
+    loop {
+        let programs = store.programs(200, programs_after).await?;
+        for program in &programs.items {
+            let Some(plan) = &program.plan.click else {
+                continue;
+            };
+            let mut counts: BTreeMap<CreatorId, u64> = BTreeMap::new();
+            let filter = crate::store::LinkFilter {
+                program: Some(program.id.clone()),
+                creator: None,
+            };
+            let mut links_after = None;
+            loop {
+                let links = store.links(&filter, 200, links_after).await?;
+                for link in &links.items {
+                    let clicks = store
+                        .clicks_between(&link.code, ms(day_start), ms(day_end))
+                        .await?;
+                    let unique = store.unique_clicks(&clicks).await?;
+                    let paid = clicks
+                        .iter()
+                        .filter(|c| !c.bot && unique.contains(&c.id))
+                        .count() as u64;
+                    *counts.entry(link.creator_id.clone()).or_default() += paid;
+                }
+                match links.next {
+                    Some(next) => links_after = Some(next),
+                    None => break,
+                }
+            }
+            for (creator, count) in counts {
+                let paid = count.min(u64::from(plan.daily_cap));
+                if paid == 0 {
+                    continue;
+                }
+                let amount = plan
+                    .amount
+                    .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
+                let available = day_end - Duration::microseconds(1)
+                    + Duration::days(i64::from(program.holding_days));
+                let entry = LedgerEntry::new(
+                    creator,
+                    program.id.clone(),
+                    EntryKind::Accrual,
+                    amount,
+                    None,
+                    available,
+                    None,
+                )
+                .with_note(format!("{paid} paid clicks on {date} ({count} unique)"));
+                if store.book_click_rollup(date, &entry).await? {
+                    booked += 1;
+                }
+            }
+        }
+        match programs.next {
+            Some(next) => programs_after = Some(next),
+            None => return Ok(booked),
+        }
+    }
+}
+
 /// Every program's minimum payout.
 pub async fn min_payouts(store: &Store) -> Result<HashMap<ProgramId, Money>, SettleError> {
     let mut min_payouts = HashMap::new();
@@ -445,6 +521,7 @@ pub async fn settle(
         Begun::Started(run) => run,
     };
     if run.status == RunStatus::Running {
+        roll_up_clicks(store, date).await?;
         let min_payouts = min_payouts(store).await?;
         let mut seen = Progress::default();
         let mut after = None;
@@ -475,6 +552,7 @@ pub async fn plan(
         Begun::Done(_) => return finish(store, date, finance).await,
         Begun::Started(run) => run,
     };
+    roll_up_clicks(store, date).await?;
     let mut pages = Vec::new();
     let mut after = None;
     loop {

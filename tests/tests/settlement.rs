@@ -10,7 +10,9 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::{Date, Duration};
 
+use linkledger_shared::click::Click;
 use linkledger_shared::conversion::Platform;
+use linkledger_shared::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use linkledger_shared::ports::{
     Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
 };
@@ -554,3 +556,67 @@ fn sqs_event(id: &str, body: &str) -> aws_lambda_events::event::sqs::SqsEvent {
     }]}))
     .expect("an SQS event")
 }
+
+on_both_backends!(
+    the_days_unique_human_clicks_earn_up_to_the_daily_cap_once,
+    |app: TestApp| async move {
+        let program = app.program().await;
+        let reply = app
+        .call(Method::PATCH, &format!("/api/programs/{program}"), Some(&app.admin),
+            Some(json!({"holding_days": 0, "plan": {"click": {"amount": {"amount": "0.10", "currency": "USD"}, "daily_cap": 3}}})))
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        let (anna, anna_key) = app.creator(&program, "anna").await;
+        let (ben, _) = app.creator(&program, "ben").await;
+        app.link(&program, &anna, "anna-clicks", "https://brand.com/a")
+            .await;
+        app.link(&program, &ben, "ben-clicks", "https://brand.com/b")
+            .await;
+        // Yesterday's clicks (a day is settled once it is over), as the redirect records them.
+        let date = days_ago(1);
+        let noon = time::PrimitiveDateTime::new(date, time::Time::MIDNIGHT).assume_utc()
+            + Duration::hours(12);
+        let noon_ms = (noon.unix_timestamp_nanos() / 1_000_000) as i64;
+        let click = |code: &str, creator: &str, minute: i64, visitor: &str, bot: bool| Click {
+            id: ClickId::generate(noon_ms + minute * 60_000),
+            link_code: LinkCode::parse(code).unwrap(),
+            program_id: ProgramId::parse(&program).unwrap(),
+            creator_id: CreatorId::parse(creator).unwrap(),
+            at_ms: noon_ms + minute * 60_000,
+            visitor: visitor.into(),
+            bot,
+            country: None,
+            referrer_host: None,
+        };
+        // Anna: five different shoppers (capped at three), a repeat within the hour, a bot.
+        let mut clicks: Vec<Click> = (0..5)
+            .map(|i| click("anna-clicks", &anna, i, &format!("v{i}"), false))
+            .collect();
+        clicks.push(click("anna-clicks", &anna, 30, "v0", false));
+        clicks.push(click("anna-clicks", &anna, 31, "bot", true));
+        // Ben: one shopper twice within the hour (one unique click).
+        clicks.push(click("ben-clicks", &ben, 1, "w", false));
+        clicks.push(click("ben-clicks", &ben, 2, "w", false));
+        for c in &clicks {
+            app.store
+                .record_click(c, noon + Duration::days(40))
+                .await
+                .unwrap();
+        }
+        run(&app, date).await;
+        let report = lines(&app, date).await;
+        assert_eq!(report.get(&anna), Some(&paid("0.30")), "{report:?}");
+        assert_eq!(report.get(&ben), Some(&paid("0.10")), "{report:?}");
+        // Run again: booked once.
+        run(&app, date).await;
+        let ledger = app
+            .get(&format!("/api/ledger?creator={anna}"), &anna_key)
+            .await;
+        let accruals: Vec<&Value> = ledger.json["items"]
+            .as_array()
+            .map(|v| v.iter().filter(|e| e["kind"] == "accrual").collect())
+            .unwrap_or_default();
+        assert_eq!(accruals.len(), 1, "{}", ledger.json);
+        assert_eq!(accruals[0]["amount"]["amount"], "0.30");
+    }
+);

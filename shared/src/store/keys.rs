@@ -246,3 +246,11 @@ pub const CHUNK_PREFIX: &str = "CHUNK#";
 pub fn chunk(date: Date, index: u64) -> Key {
     Key::new(settlement(date), format!("{CHUNK_PREFIX}{index:06}"))
 }
+
+/// The guard of one day's click commission of a creator in a program (booked once).
+pub fn click_rollup(date: Date, program: &ProgramId, creator: &CreatorId) -> Key {
+    Key::new(
+        format!("CLICKROLLUP#{date}"),
+        format!("{program}#{creator}"),
+    )
+}

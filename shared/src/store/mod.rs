@@ -404,6 +404,21 @@ impl Store {
         decode_page(self.table.query(&query).await?)
     }
 
+    /// Clicks of one link from `from_ms` up to (not including) `to_ms`, oldest first.
+    pub async fn clicks_between(
+        &self,
+        code: &LinkCode,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Click>, StoreError> {
+        let range = SkRange::Between {
+            from: ClickId::time_prefix(from_ms),
+            to: ClickId::time_prefix(to_ms),
+        };
+        self.query_all(Query::new(Index::Gsi1, keys::link_clicks(code), range).limit(500))
+            .await
+    }
+
     /// Which of `clicks` (all of one link) are unique: a click is unique unless the same link saw
     /// the same visitor in the hour before it. Derived on read from the link's time-ordered
     /// clicks, so the redirect stays at one write and a click carries one index entry.

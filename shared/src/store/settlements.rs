@@ -254,6 +254,28 @@ impl Store {
         self.table.transact(ops).await
     }
 
+    /// Books a day's click commission of one creator in one program, once: `false` when it was
+    /// already booked.
+    pub async fn book_click_rollup(
+        &self,
+        date: Date,
+        entry: &LedgerEntry,
+    ) -> Result<bool, StoreError> {
+        let guard = Item::new(
+            keys::click_rollup(date, &entry.program_id, &entry.creator_id),
+            "{}".into(),
+        );
+        let ops = vec![
+            insert(guard),
+            insert(keys::ledger_item(entry, encode(entry)?)),
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { index: 0 }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
     pub async fn payout(&self, id: &str) -> Result<Option<Versioned<Payout>>, StoreError> {
         self.get_record(keys::payout(id)).await
     }
