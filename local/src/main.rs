@@ -269,6 +269,9 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
             .previous_day()
             .ok_or("no yesterday")?,
     };
+    if date >= linkledger_shared::now().date() {
+        return Err("only a past date can be settled (the latest is yesterday, UTC)".into());
+    }
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let run = linkledger_shared::settlement::settle(

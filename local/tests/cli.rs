@@ -55,6 +55,8 @@ fn every_command_has_help() {
         &["serve", "--help"],
         &["keys", "--help"],
         &["keys", "create", "--help"],
+        &["settle", "--help"],
+        &["work", "--help"],
     ] {
         let out = linkledger().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -220,4 +222,38 @@ fn serve_demo_prints_a_walkthrough_that_works_when_pasted() {
     // Seeding again on the same database is a no-op, and the old data is still there.
     let (_server, again) = serve_demo(&db);
     assert!(again.contains("export LL="), "second start:\n{again}");
+}
+
+#[test]
+fn settle_runs_a_past_date_and_prints_its_summary_and_refuses_today() {
+    let db = temp_db("settle");
+    let yesterday = time::OffsetDateTime::now_utc()
+        .date()
+        .previous_day()
+        .unwrap();
+    let run = |date: &str| {
+        linkledger()
+            .args(["--db", db.to_str().unwrap(), "settle", "--date", date])
+            .output()
+            .unwrap()
+    };
+    let out = run(&yesterday.to_string());
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains(&format!("settlement {yesterday} Completed")),
+        "{printed}"
+    );
+    assert!(printed.contains("currency"), "the summary table: {printed}");
+    // Again: the same completed run, nothing new.
+    let again = run(&yesterday.to_string());
+    assert!(again.status.success());
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let refused = run(&today);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only a past date"));
 }

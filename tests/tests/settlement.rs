@@ -484,6 +484,42 @@ on_both_backends!(
             "{}",
             balance.json
         );
+        // Creators see their own payouts, and only theirs.
+        let anna_key = app
+            .post(
+                "/api/keys",
+                &app.admin,
+                json!({"role": "creator", "creator_id": b.id("anna")}),
+            )
+            .await
+            .json["key"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let own = app.get("/api/payouts", &anna_key).await;
+        assert_eq!(
+            own.json["items"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            own.json
+        );
+        let other = app
+            .get(&format!("/api/payouts?creator={}", b.id("ben")), &anna_key)
+            .await;
+        assert_eq!(
+            other.json["items"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            other.json
+        );
+        let reply = app
+            .post(
+                "/api/settlements",
+                &anna_key,
+                json!({"date": date.to_string()}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
     }
 );
 
