@@ -43,3 +43,36 @@ pub fn app(
         .merge(linkledger_webhooks::router(webhooks))
         .merge(linkledger_redirect::router(redirect))
 }
+
+/// When the nightly settlement runs next: today at `at` (UTC) if that is still ahead, else
+/// tomorrow. It then settles the day before the one it runs on.
+pub fn next_settlement(now: time::OffsetDateTime, at: time::Time) -> time::OffsetDateTime {
+    let today = now.to_offset(time::UtcOffset::UTC).replace_time(at);
+    if today > now {
+        today
+    } else {
+        today + time::Duration::days(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_settlement;
+    use time::macros::{datetime, time};
+
+    #[test]
+    fn the_nightly_run_is_the_next_occurrence_of_its_time() {
+        assert_eq!(
+            next_settlement(datetime!(2026-11-28 01:59 UTC), time!(02:00)),
+            datetime!(2026-11-28 02:00 UTC)
+        );
+        assert_eq!(
+            next_settlement(datetime!(2026-11-28 02:00 UTC), time!(02:00)),
+            datetime!(2026-11-29 02:00 UTC)
+        );
+        assert_eq!(
+            next_settlement(datetime!(2026-12-31 23:00 UTC), time!(02:00)),
+            datetime!(2027-01-01 02:00 UTC)
+        );
+    }
+}

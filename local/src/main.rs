@@ -230,10 +230,7 @@ async fn serve(
 async fn nightly_settlement(backends: Backends, at: time::Time) {
     loop {
         let now = linkledger_shared::now();
-        let mut next = now.replace_time(at);
-        if next <= now {
-            next += time::Duration::days(1);
-        }
+        let next = linkledger::next_settlement(now, at);
         let wait = (next - now).try_into().unwrap_or(Duration::from_secs(60));
         tracing::info!(next = %next, "nightly settlement scheduled");
         tokio::time::sleep(wait).await;
