@@ -234,9 +234,7 @@ async fn nightly_settlement(backends: Backends, at: time::Time) {
         let wait = (next - now).try_into().unwrap_or(Duration::from_secs(60));
         tracing::info!(next = %next, "nightly settlement scheduled");
         tokio::time::sleep(wait).await;
-        let Some(date) = linkledger_shared::now().date().previous_day() else {
-            continue;
-        };
+        let date = linkledger_shared::yesterday();
         match linkledger_shared::settlement::settle(
             &backends.store,
             date,
@@ -256,15 +254,9 @@ async fn nightly_settlement(backends: Backends, at: time::Time) {
 async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError> {
     use std::io::{IsTerminal, Write};
     let date = match date {
-        Some(text) => time::Date::parse(
-            &text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|_| format!("--date {text:?} is not YYYY-MM-DD"))?,
-        None => linkledger_shared::now()
-            .date()
-            .previous_day()
-            .ok_or("no yesterday")?,
+        Some(text) => linkledger_shared::parse_date(&text)
+            .ok_or_else(|| format!("--date {text:?} is not YYYY-MM-DD"))?,
+        None => linkledger_shared::yesterday(),
     };
     if date >= linkledger_shared::now().date() {
         return Err("only a past date can be settled (the latest is yesterday, UTC)".into());

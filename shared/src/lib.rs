@@ -34,3 +34,18 @@ pub fn now() -> time::OffsetDateTime {
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// A calendar date as the API and the CLI write it: `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// The previous UTC day: what a nightly settlement run settles.
+pub fn yesterday() -> time::Date {
+    let today = now().date();
+    today.previous_day().unwrap_or(today)
+}

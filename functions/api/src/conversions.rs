@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime, Time};
+use time::{OffsetDateTime, Time};
 use utoipa::IntoParams;
 
 use linkledger_http::{HttpError, Json, Path, Query};
@@ -39,8 +39,7 @@ fn instant(text: &str, end_of_day: bool) -> Result<OffsetDateTime, HttpError> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(at);
     }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = Date::parse(text, &format).map_err(|_| {
+    let date = linkledger_shared::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
             "invalid_query",
             format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"),

@@ -27,8 +27,7 @@ use crate::ApiState;
 const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 
 fn parse_date(text: &str) -> Result<Date, HttpError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, &format).map_err(|_| {
+    linkledger_shared::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
             "invalid_date",
             format!("{text:?} is not a date (YYYY-MM-DD)"),

@@ -64,15 +64,10 @@ impl<'a> Queues<'a> {
 /// The date a scheduled invocation settles.
 pub fn requested_date(request: &SettleRequest) -> Result<Date, InvocationError> {
     match &request.date {
-        Some(text) => Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|_| InvocationError::Date(text.clone())),
-        None => Ok(linkledger_shared::now()
-            .date()
-            .previous_day()
-            .unwrap_or(linkledger_shared::now().date())),
+        Some(text) => {
+            linkledger_shared::parse_date(text).ok_or_else(|| InvocationError::Date(text.clone()))
+        }
+        None => Ok(linkledger_shared::yesterday()),
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::join_all;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 
 use bench_tools::{write_section, AnyError};
 use linkledger_shared::adapters::aws::{create_table, sdk_config, DynamoTable};
@@ -132,11 +132,6 @@ async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usiz
     Ok(seeded)
 }
 
-fn yesterday() -> Date {
-    let today = OffsetDateTime::now_utc().date();
-    today.previous_day().unwrap_or(today)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
     let args: Vec<String> = std::env::args().collect();
@@ -156,7 +151,7 @@ async fn main() -> Result<(), AnyError> {
     let seed_seconds = started.elapsed().as_secs_f64();
     eprintln!("seeded {seeded} entries over {creators} creators in {seed_seconds:.1} s");
 
-    let date = yesterday();
+    let date = linkledger_shared::yesterday();
     let started = Instant::now();
     let run = settle(&store, date, None, |p| {
         if p.creators % 2000 == 0 {
@@ -244,7 +239,7 @@ async fn aws_costs(n: usize, per_creator: usize) -> Result<(usize, OpCounts), An
     let store = Store::new(table.clone() as Arc<dyn Table>);
     seed(&store, n, per_creator).await?;
     let before = table.op_counts();
-    settle(&store, yesterday(), None, |_| {}).await?;
+    settle(&store, linkledger_shared::yesterday(), None, |_| {}).await?;
     let after = table.op_counts();
     Ok((
         n,
