@@ -35,6 +35,16 @@ fn millis(duration: Duration) -> i64 {
 }
 
 /// Receives up to `max` visible messages of one side (live or dead) of a queue.
+/// Whether a message of `queue` can be received now (read-only).
+fn any_visible(conn: &Connection, queue: &str, dead: bool) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM queue_messages
+         WHERE queue = ?1 AND dead = ?2 AND visible_at_ms <= ?3)",
+    )
+    .and_then(|mut s| s.query_row(params![queue, dead, now_ms()], |r| r.get::<_, bool>(0)))
+    .map_err(|e| unavailable("queue peek", e))
+}
+
 fn receive_now(
     conn: &Connection,
     queue: &str,
@@ -110,12 +120,23 @@ impl SqliteQueue {
         let max = max.clamp(1, 10);
         let deadline = Instant::now() + wait;
         loop {
+            // An idle consumer polls: look on a reader first, and only take the single writer
+            // (which every redirect's click waits on) when something is there to claim.
             let queue = self.name.clone();
-            let messages = self
+            let visible = self
                 .db
-                .write(move |conn| receive_now(conn, &queue, dead, max, visibility))
+                .on_reader(move |conn| any_visible(conn, &queue, dead))
                 .await
                 .map_err(to_queue_error)?;
+            let messages = if visible {
+                let queue = self.name.clone();
+                self.db
+                    .write(move |conn| receive_now(conn, &queue, dead, max, visibility))
+                    .await
+                    .map_err(to_queue_error)?
+            } else {
+                Vec::new()
+            };
             if !messages.is_empty() || Instant::now() >= deadline {
                 return Ok(messages);
             }
