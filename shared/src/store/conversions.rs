@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{audit_op, decode_page, encode, insert, keys, Listing, Store, Versioned};
+use super::{audit_op, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned};
 use crate::audit::AuditEntry;
 use crate::conversion::{Conversion, ConversionId, ConversionStatus, Platform};
 use crate::ids::{ClickId, CreatorId, ProgramId};
@@ -266,16 +266,7 @@ impl Store {
         let c = &write.conversion;
         let item = keys::conversion_item(c, encode(c).map_err(store)?);
         let conversion_at = ops.len();
-        ops.push(match write.conversion_version {
-            None => WriteOp::Put {
-                item,
-                condition: Condition::NotExists,
-            },
-            Some(v) => WriteOp::Put {
-                item: item.with_version(v + 1),
-                condition: Condition::VersionIs(v),
-            },
-        });
+        ops.push(put_at(item, write.conversion_version));
         for alias in &write.aliases {
             let alias_id = ConversionId::for_order(&c.program_id, alias);
             if alias_id != c.id {
@@ -290,16 +281,7 @@ impl Store {
         }
         if let Some((click, uses, version)) = &write.click_use {
             let item = Item::new(keys::click_use(click), encode(uses).map_err(store)?);
-            ops.push(match version {
-                None => WriteOp::Put {
-                    item,
-                    condition: Condition::NotExists,
-                },
-                Some(v) => WriteOp::Put {
-                    item: item.with_version(v + 1),
-                    condition: Condition::VersionIs(*v),
-                },
-            });
+            ops.push(put_at(item, *version));
         }
         if let Some((platform, customer_ref, customer)) = &write.customer {
             ops.push(WriteOp::Put {

@@ -102,6 +102,18 @@ fn insert(item: Item) -> WriteOp {
     }
 }
 
+/// A write of a record read at `version` (`None`: it was absent): it creates the item, or
+/// replaces it only if nobody changed it meanwhile (optimistic concurrency).
+fn put_at(item: Item, version: Option<u64>) -> WriteOp {
+    match version {
+        None => insert(item),
+        Some(v) => WriteOp::Put {
+            item: item.with_version(v + 1),
+            condition: Condition::VersionIs(v),
+        },
+    }
+}
+
 /// The audit entry's write (every audited change carries one in its transaction).
 fn audit_op(audit: &AuditEntry) -> Result<WriteOp, StoreError> {
     Ok(insert(keys::audit_item(audit, encode(audit)?)))

@@ -2,7 +2,7 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::{audit_op, decode_page, encode, insert, keys, Listing, Store, Versioned};
+use super::{audit_op, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned};
 use crate::audit::AuditEntry;
 use crate::ids::CreatorId;
 use crate::ledger::LedgerEntry;
@@ -235,16 +235,7 @@ impl Store {
             keys::settle_state(&line.creator_id, line.currency),
             encode(&write.state)?,
         );
-        ops.push(match write.state_version {
-            None => WriteOp::Put {
-                item: state,
-                condition: Condition::NotExists,
-            },
-            Some(v) => WriteOp::Put {
-                item: state.with_version(v + 1),
-                condition: Condition::VersionIs(v),
-            },
-        });
+        ops.push(put_at(state, write.state_version));
         if let Some(payout) = &write.payout {
             ops.push(insert(keys::payout_item(payout, encode(payout)?)));
         }
@@ -303,10 +294,10 @@ impl Store {
         entry: Option<&LedgerEntry>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut ops = vec![WriteOp::Put {
-            item: keys::payout_item(payout, encode(payout)?).with_version(version + 1),
-            condition: Condition::VersionIs(version),
-        }];
+        let mut ops = vec![put_at(
+            keys::payout_item(payout, encode(payout)?),
+            Some(version),
+        )];
         if let Some(entry) = entry {
             ops.push(insert(keys::ledger_item(entry, encode(entry)?)));
         }
