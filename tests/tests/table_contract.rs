@@ -677,6 +677,17 @@ async fn expired_items_are_absent(table: Store) {
     let fresh = item("session#1", "meta", "new");
     assert_eq!(table.create(fresh.clone()).await.unwrap(), Created::Created);
     assert_eq!(table.get(&fresh.key).await.unwrap(), Some(fresh));
+    // The item replacing an expired one carries none of its index entries.
+    let page = table
+        .query(&Query::prefix(Index::Gsi1, "user#1", "session#"))
+        .await
+        .unwrap();
+    assert_eq!(page.items, std::slice::from_ref(&live));
+    let page = table
+        .query(&Query::new(Index::Gsi2, "sessions", SkRange::All))
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
 
     // Items without expires_at never expire; an item expiring in the future is there.
     assert_eq!(

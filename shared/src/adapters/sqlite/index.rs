@@ -20,10 +20,14 @@ use tokio::sync::oneshot;
 use super::{attach_index, unavailable};
 use crate::ports::StoreError;
 
-/// How often the indexer looks at the backlog when nobody asks it to.
-pub const APPLY_EVERY: Duration = Duration::from_millis(100);
-/// Most entries applied in one transaction.
-pub const APPLY_CHUNK: usize = 4_000;
+/// How often the indexer looks at the backlog when nobody asks it to (every index query asks
+/// first, so this only bounds how far behind an idle reader of the file would see it). Index
+/// entries of a busy link stream land on the same few pages, so a transaction applying a second
+/// of clicks rewrites each page once where ten smaller ones rewrote it ten times: the index
+/// WAL shrank from 7.5 KiB to 1.6 KiB per click and the thread's CPU by a third.
+pub const APPLY_EVERY: Duration = Duration::from_millis(1_000);
+/// Most entries applied in one transaction (a few seconds of clicks at full load).
+pub const APPLY_CHUNK: usize = 50_000;
 
 /// "Tell me when everything up to this backlog position is applied."
 pub type CatchUp = (i64, oneshot::Sender<Result<(), String>>);

@@ -1,11 +1,12 @@
 //! The embedded adapters: one SQLite file (WAL) holds the items table and the durable queues.
 //!
 //! All writes go through one writer thread that commits them in groups: it takes every job
-//! waiting in its channel (up to [`MAX_GROUP`]), runs each inside its own savepoint so one
-//! failed condition never undoes its neighbours, commits once, and only then answers each
-//! caller. A caller is therefore answered only after its write is committed, and under load
-//! one commit serves many callers. Reads use a small pool of read-only connections, which WAL
-//! lets run beside the writer.
+//! waiting in its channel (up to [`MAX_GROUP`]; under load it waits up to [`GATHER`] for
+//! [`GATHER_MIN`] of them), runs each inside its own savepoint so one failed condition never
+//! undoes its neighbours, commits once, and only then answers each caller. A caller is
+//! therefore answered only after its write is committed, and under load one commit serves many
+//! callers. Reads use a small pool of read-only connections, which WAL lets run beside the
+//! writer.
 
 mod index;
 mod queue;
@@ -26,6 +27,13 @@ use crate::ports::{OpCounts, StoreError};
 
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
+/// Under load (the previous commit ended less than [`BUSY_WITHIN`] ago) a group waits up to
+/// [`GATHER`] for [`GATHER_MIN`] jobs: each commit rewrites its last, partly filled pages into
+/// the WAL, so fuller groups write far fewer bytes per job (2.3 KiB per click instead of 3.8)
+/// and reset the WAL less often. An idle writer commits a lone job at once.
+const GATHER: Duration = Duration::from_millis(1);
+const GATHER_MIN: usize = 32;
+const BUSY_WITHIN: Duration = Duration::from_millis(5);
 const READ_POOL: usize = 16;
 /// How often the writer drops backlog entries the indexer has applied.
 const TRIM_EVERY: Duration = Duration::from_millis(500);
@@ -34,10 +42,21 @@ const SLOW: Duration = Duration::from_millis(50);
 /// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
 /// index pages once, so a longer interval means fewer random writes per click.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-/// A WAL past this many pages (256 MiB) is reset by a blocking checkpoint.
+/// A WAL past this many pages (64 MiB) is reset by a blocking checkpoint.
 const WAL_RESET_PAGES: i64 = 16_384;
-/// What the WAL file is truncated to after a checkpoint resets it.
-const WAL_KEEP_BYTES: i64 = 64 * 1024 * 1024;
+/// What the WAL file is truncated to after a checkpoint resets it: above the size it reaches
+/// between resets, so it is never truncated under load (freeing and reallocating its blocks
+/// stalled commits on ext4 for tens of milliseconds).
+const WAL_KEEP_BYTES: i64 = 256 * 1024 * 1024;
+/// Passive checkpoints (each followed by an fsync of the database file) run before the
+/// blocking `RESTART`, so that the pause holding the writer only copies and syncs the last
+/// few milliseconds of frames (3 to 6 ms measured, against 30 to 150 ms without them).
+const CONVERGE_ROUNDS: usize = 2;
+/// Busy connections wait this long between attempts (SQLite's default backs off to 25-100 ms
+/// sleeps, which turned a 5 ms checkpoint pause into a 100 ms stall of the writer).
+const BUSY_POLL: Duration = Duration::from_millis(1);
+/// ... and give up after this many attempts (about 5 s, like `busy_timeout=5000`).
+const BUSY_ATTEMPTS: i32 = 5_000;
 
 /// The secondary indexes live in their own file beside the database (`<db>-index`): they are
 /// derived from `items` (every item row carries its index keys), so that file is written without
@@ -164,6 +183,8 @@ impl SqliteDb {
              PRAGMA cache_size=-8000;"
         ))
         .map_err(|e| unavailable("configure", e))?;
+        conn.busy_handler(Some(wait_briefly))
+            .map_err(|e| unavailable("configure busy handler", e))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| unavailable("create schema", e))?;
         attach_index(&conn, path).map_err(|e| unavailable("attach index", e))?;
@@ -430,21 +451,49 @@ fn trim_index_backlog(conn: &Connection, through: i64) {
     }
 }
 
+/// The jobs of one group: `first`, everything already waiting, and, when `busy`, whatever
+/// arrives within [`GATHER`] until the group holds [`GATHER_MIN`].
+fn gather(first: Job, jobs: &mpsc::Receiver<Job>, busy: bool) -> Vec<Job> {
+    let mut group = vec![first];
+    let deadline = Instant::now() + GATHER;
+    while group.len() < MAX_GROUP {
+        if let Ok(job) = jobs.try_recv() {
+            group.push(job);
+            continue;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !busy || group.len() >= GATHER_MIN || left.is_zero() {
+            break;
+        }
+        match jobs.recv_timeout(left) {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+    group
+}
+
+/// SQLite busy handler: retry every [`BUSY_POLL`], up to [`BUSY_ATTEMPTS`] times.
+fn wait_briefly(attempt: i32) -> bool {
+    if attempt >= BUSY_ATTEMPTS {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
+
 fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, applied: Arc<AtomicI64>) {
     let mut trimmed = 0;
     let mut last_trim = Instant::now();
+    let mut last_commit = Instant::now();
     loop {
         match jobs.recv_timeout(TRIM_EVERY) {
             Ok(first) => {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match jobs.try_recv() {
-                        Ok(job) => group.push(job),
-                        Err(_) => break,
-                    }
-                }
+                let busy = last_commit.elapsed() < BUSY_WITHIN;
+                let group = gather(first, &jobs, busy);
                 let (jobs, started) = (group.len(), Instant::now());
                 commit_group(&conn, group);
+                last_commit = Instant::now();
                 if started.elapsed() > SLOW {
                     tracing::warn!(
                         jobs,
@@ -466,15 +515,17 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, applied: Arc<AtomicI6
 }
 
 /// Copies the WAL back into the database off the writer's path. A passive checkpoint (never
-/// blocks the writer) does the bulk of the copying, then the database file is fsynced from here;
-/// once the WAL passes [`WAL_RESET_PAGES`], a `RESTART` checkpoint (which holds the writer) copies
-/// the few frames left and lets the WAL start over, so it stays bounded and that pause is short.
+/// blocks the writer) does the bulk of the copying; once the WAL passes [`WAL_RESET_PAGES`],
+/// the database file is fsynced from here and [`CONVERGE_ROUNDS`] more passive checkpoints and
+/// fsyncs catch up with what the writer added meanwhile, then a `RESTART` checkpoint (which
+/// holds the writer) copies and syncs the few frames left and lets the WAL start over, so it
+/// stays bounded and that pause is short.
 fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
     let Ok(conn) = Connection::open(path) else {
         return;
     };
-    let _ = conn.busy_timeout(Duration::from_secs(5));
-    if attach_index(&conn, path).is_err()
+    if conn.busy_handler(Some(wait_briefly)).is_err()
+        || attach_index(&conn, path).is_err()
         || conn
             .execute_batch("PRAGMA main.synchronous=NORMAL; PRAGMA idx.synchronous=OFF;")
             .is_err()
@@ -514,12 +565,25 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
             }
         };
         if wal_pages > WAL_RESET_PAGES {
-            tracing::info!(wal_pages, "resetting the WAL");
-            if let Ok(file) = std::fs::File::open(path) {
-                let _ = file.sync_data();
+            tracing::debug!(wal_pages, "resetting the WAL");
+            let sync_database = || {
+                if let Ok(file) = std::fs::File::open(path) {
+                    let _ = file.sync_data();
+                }
+            };
+            sync_database();
+            for _ in 0..CONVERGE_ROUNDS {
+                if let Err(e) = checkpoint("PASSIVE") {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+                sync_database();
             }
+            let started = Instant::now();
             if let Err(e) = checkpoint("RESTART") {
                 tracing::warn!(error = %e, "restart checkpoint failed");
+            }
+            if started.elapsed() > SLOW {
+                tracing::warn!(ms = started.elapsed().as_millis() as u64, "slow WAL reset");
             }
         }
     }

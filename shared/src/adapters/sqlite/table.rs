@@ -131,24 +131,41 @@ fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
     let version = i64::try_from(item.version)
         .map_err(|_| StoreError::Invalid(format!("version {} too large", item.version)))?;
     let new_keys = item_index_keys(item);
+    let write = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    item.key.pk,
+                    item.key.sk,
+                    item.body,
+                    version,
+                    item.expires_at,
+                    new_keys.0,
+                    new_keys.1,
+                    new_keys.2,
+                    new_keys.3,
+                ])
+            })
+            .map_err(|e| unavailable("put", e))
+    };
+    // Most puts create (every click does): try the insert alone first, one B-tree descent.
+    let inserted = write(&format!(
+        "INSERT INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (pk, sk) DO NOTHING"
+    ))?;
+    if inserted == 1 {
+        let none = (None, None, None, None);
+        if new_keys != none {
+            note_index_change(conn, &item.key, &none, &new_keys)?;
+        }
+        return Ok(());
+    }
+    // An item (possibly expired, not yet purged) is there: replace it and move its index
+    // entries from its keys to the new ones.
     let old_keys = stored_index_keys(conn, &item.key)?;
-    conn.prepare_cached(&format!(
+    write(&format!(
         "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            item.key.pk,
-            item.key.sk,
-            item.body,
-            version,
-            item.expires_at,
-            new_keys.0,
-            new_keys.1,
-            new_keys.2,
-            new_keys.3,
-        ])
-    })
-    .map_err(|e| unavailable("put", e))?;
+    ))?;
     let unchanged = match &old_keys {
         Some(old) => *old == new_keys,
         None => new_keys == (None, None, None, None),
