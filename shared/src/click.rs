@@ -107,14 +107,29 @@ const BOT_MARKERS: &[&str] = &[
     "phantomjs",
 ];
 
+/// All of [`BOT_MARKERS`] searched in one pass, ignoring ASCII case (built once; `None` only
+/// if the automaton could not be built, and then the markers are searched one by one).
+static BOT_SEARCH: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(BOT_MARKERS)
+            .ok()
+    });
+
 /// True for empty or known automated user agents.
 pub fn is_bot(user_agent: &str) -> bool {
     let ua = user_agent.trim();
     if ua.is_empty() {
         return true;
     }
-    let lower = ua.to_ascii_lowercase();
-    BOT_MARKERS.iter().any(|marker| lower.contains(marker))
+    match BOT_SEARCH.as_ref() {
+        Some(search) => search.is_match(ua),
+        None => {
+            let lower = ua.to_ascii_lowercase();
+            BOT_MARKERS.iter().any(|marker| lower.contains(marker))
+        }
+    }
 }
 
 /// Whether `earlier` (same link, same visitor) makes a click at `at_ms` a repeat.

@@ -1,11 +1,14 @@
 //! The embedded adapters: one SQLite file (WAL) holds the items table and the durable queues.
 //!
 //! All writes go through one writer thread that commits them in groups: it takes every job
-//! waiting in its channel (up to [`MAX_GROUP`]; under load it waits up to [`GATHER`] for
-//! [`GATHER_MIN`] of them), runs each inside its own savepoint so one failed condition never
-//! undoes its neighbours, commits once, and only then answers each caller. A caller is
-//! therefore answered only after its write is committed, and under load one commit serves many
-//! callers. Reads use a small pool of read-only connections, which WAL lets run beside the
+//! waiting in its channel (up to [`MAX_GROUP`]; under load, when fewer than [`GATHER_MIN`] are
+//! waiting, it sleeps [`GATHER`] for more), runs each, commits once, and only then answers each
+//! caller. A caller is therefore answered only after its write is committed, and under load one
+//! commit serves many callers. Jobs have no savepoint of their own (it copied every page a job
+//! touched into a sub-journal): every job checks its conditions before it writes, so a job that
+//! fails having changed nothing leaves its neighbours alone, and one that fails after changing
+//! rows (only an SQLite error does that) fails its whole group, rolled back and answered as
+//! unavailable. Reads use a small pool of read-only connections, which WAL lets run beside the
 //! writer.
 
 mod index;
@@ -27,8 +30,8 @@ use crate::ports::{OpCounts, StoreError};
 
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
-/// Under load (the previous commit ended less than [`BUSY_WITHIN`] ago) a group waits up to
-/// [`GATHER`] for [`GATHER_MIN`] jobs: each commit rewrites its last, partly filled pages into
+/// Under load (the previous commit ended less than [`BUSY_WITHIN`] ago) a group of fewer than
+/// [`GATHER_MIN`] jobs waits [`GATHER`] for more: each commit rewrites its last, partly filled pages into
 /// the WAL, so fuller groups write far fewer bytes per job (2.3 KiB per click instead of 3.8)
 /// and reset the WAL less often. An idle writer commits a lone job at once.
 const GATHER: Duration = Duration::from_millis(1);
@@ -139,8 +142,9 @@ pub enum Durability {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A job runs on the writer's connection, or is told there is none (the group could not start).
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+/// A job runs on the writer's connection, or is told there is none (the group could not start);
+/// it hands back how to answer its caller and, if it failed after changing rows, why.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Option<String>) + Send>;
 
 struct Inner {
     path: PathBuf,
@@ -259,8 +263,8 @@ impl SqliteDb {
         }
     }
 
-    /// Runs `work` on the writer thread inside its own savepoint and answers once committed.
-    /// An `Err` from `work` rolls back only that job's changes.
+    /// Runs `work` on the writer thread and answers once committed. `work` must check its
+    /// conditions before it writes: an `Err` after it changed rows fails its whole group.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -270,17 +274,29 @@ impl SqliteDb {
         let (reply, answer) = oneshot::channel();
 
         let job: Job = Box::new(move |conn| {
-            let outcome = match conn {
-                Some(conn) => in_savepoint(conn, work),
-                None => Err(unavailable("writer", "could not begin a transaction")),
+            let (outcome, spoiled) = match conn {
+                Some(conn) => {
+                    let before = conn.total_changes();
+                    let outcome = work(conn);
+                    let spoiled = match &outcome {
+                        Err(e) if conn.total_changes() != before => Some(e.to_string()),
+                        _ => None,
+                    };
+                    (outcome, spoiled)
+                }
+                None => (
+                    Err(unavailable("writer", "could not begin a transaction")),
+                    None,
+                ),
             };
-            Box::new(move |committed| {
+            let completion: Completion = Box::new(move |committed| {
                 let result = match committed {
                     Ok(()) => outcome,
                     Err(reason) => Err(StoreError::Unavailable(reason)),
                 };
                 let _ = reply.send(result);
-            })
+            });
+            (completion, spoiled)
         });
         {
             let jobs = self
@@ -396,38 +412,35 @@ impl SqliteDb {
     }
 }
 
-fn in_savepoint<T>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let run = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map(|_| ())
-    };
-    run("SAVEPOINT job").map_err(|e| unavailable("savepoint", e))?;
-    let outcome = work(conn);
-    if outcome.is_err() {
-        run("ROLLBACK TO job").map_err(|e| unavailable("savepoint rollback", e))?;
-    }
-    run("RELEASE job").map_err(|e| unavailable("savepoint release", e))?;
-    outcome
-}
-
-/// Runs one group of jobs in one transaction and answers each once it is committed.
+/// Runs one group of jobs in one transaction and answers each once it is committed (or, if a
+/// job failed after changing rows, once the group is rolled back).
 fn commit_group(conn: &Connection, group: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let reason = format!("sqlite begin: {e}");
         for job in group {
-            job(None)(Err(reason.clone()));
+            job(None).0(Err(reason.clone()));
         }
         return;
     }
-    let completions: Vec<Completion> = group.into_iter().map(|job| job(Some(conn))).collect();
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        format!("sqlite commit: {e}")
-    });
+    let mut spoiled = None;
+    let mut completions: Vec<Completion> = Vec::with_capacity(group.len());
+    for job in group {
+        let (completion, failed_midway) = job(Some(conn));
+        completions.push(completion);
+        spoiled = spoiled.or(failed_midway);
+    }
+    let committed = match spoiled {
+        Some(reason) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(format!(
+                "sqlite group rolled back: a job failed midway: {reason}"
+            ))
+        }
+        None => conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("sqlite commit: {e}")
+        }),
+    };
     if let Err(reason) = &committed {
         tracing::error!(error = %reason, jobs = completions.len(), "group commit failed");
     }
@@ -451,24 +464,15 @@ fn trim_index_backlog(conn: &Connection, through: i64) {
     }
 }
 
-/// The jobs of one group: `first`, everything already waiting, and, when `busy`, whatever
-/// arrives within [`GATHER`] until the group holds [`GATHER_MIN`].
+/// The jobs of one group: `first` and everything already waiting; when `busy` and that is fewer
+/// than [`GATHER_MIN`], the writer sleeps [`GATHER`] once and takes what arrived meanwhile (one
+/// sleep rather than a wait per arrival: senders never have to wake a sleeping writer).
 fn gather(first: Job, jobs: &mpsc::Receiver<Job>, busy: bool) -> Vec<Job> {
     let mut group = vec![first];
-    let deadline = Instant::now() + GATHER;
-    while group.len() < MAX_GROUP {
-        if let Ok(job) = jobs.try_recv() {
-            group.push(job);
-            continue;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !busy || group.len() >= GATHER_MIN || left.is_zero() {
-            break;
-        }
-        match jobs.recv_timeout(left) {
-            Ok(job) => group.push(job),
-            Err(_) => break,
-        }
+    group.extend(jobs.try_iter().take(MAX_GROUP - 1));
+    if busy && group.len() < GATHER_MIN {
+        std::thread::sleep(GATHER);
+        group.extend(jobs.try_iter().take(MAX_GROUP - group.len()));
     }
     group
 }
@@ -586,5 +590,78 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
                 tracing::warn!(ms = started.elapsed().as_millis() as u64, "slow WAL reset");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> SqliteDb {
+        let name = format!("linkledger-writer-{}.db", crate::ids::random_token(9));
+        SqliteDb::open(&std::env::temp_dir().join(name)).expect("open a temp database")
+    }
+
+    fn insert(conn: &Connection, pk: &str) -> Result<(), StoreError> {
+        conn.execute(
+            "INSERT INTO items (pk, sk, body, ver) VALUES (?1, 'sk', '{}', 1)",
+            [pk],
+        )
+        .map(|_| ())
+        .map_err(|e| unavailable("test insert", e))
+    }
+
+    async fn items(db: &SqliteDb) -> i64 {
+        db.read(|conn| {
+            conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+                .map_err(|e| unavailable("test count", e))
+        })
+        .await
+        .expect("count items")
+    }
+
+    #[tokio::test]
+    async fn a_job_failing_after_it_wrote_is_undone_and_answered_unavailable() {
+        let db = temp_db();
+        let err = db
+            .write(|conn| {
+                insert(conn, "a")?;
+                Err::<(), _>(StoreError::Invalid("fails midway".into()))
+            })
+            .await
+            .expect_err("the job failed");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(items(&db).await, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_failing_before_they_write_leave_their_group_alone() {
+        let db = temp_db();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        if i % 2 == 0 {
+                            return Err(StoreError::ConditionFailed { index: 0 });
+                        }
+                        insert(conn, &format!("k{i}"))
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let result = task.await.expect("task ran");
+            if i % 2 == 0 {
+                assert!(matches!(
+                    result,
+                    Err(StoreError::ConditionFailed { index: 0 })
+                ));
+            } else {
+                assert!(result.is_ok(), "{result:?}");
+            }
+        }
+        assert_eq!(items(&db).await, 32);
     }
 }
