@@ -31,10 +31,11 @@ use crate::ports::{OpCounts, StoreError};
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
 /// Under load (the previous commit ended less than [`BUSY_WITHIN`] ago) a group of fewer than
-/// [`GATHER_MIN`] jobs waits [`GATHER`] for more: each commit rewrites its last, partly filled pages into
-/// the WAL, so fuller groups write far fewer bytes per job (2.3 KiB per click instead of 3.8)
-/// and reset the WAL less often. An idle writer commits a lone job at once.
-const GATHER: Duration = Duration::from_millis(1);
+/// [`GATHER_MIN`] jobs waits [`GATHER`] for more: each commit rewrites its last, partly filled
+/// pages into the WAL, so fuller groups write fewer bytes per job (2.6 KiB per click instead of
+/// 3.9) and reset the WAL less often. The wait is short because every group pays it: 1 ms
+/// capped the redirect at ~17k clicks/s, 250 µs gives ~21-25k. An idle writer commits at once.
+const GATHER: Duration = Duration::from_micros(250);
 const GATHER_MIN: usize = 32;
 const BUSY_WITHIN: Duration = Duration::from_millis(5);
 const READ_POOL: usize = 16;
@@ -45,12 +46,19 @@ const SLOW: Duration = Duration::from_millis(50);
 /// How often the WAL is copied back into the database file. Each checkpoint rewrites the hot
 /// index pages once, so a longer interval means fewer random writes per click.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-/// A WAL past this many pages (64 MiB) is reset by a blocking checkpoint.
-const WAL_RESET_PAGES: i64 = 16_384;
+/// A WAL past this many pages (1 GiB) is reset by a blocking checkpoint. Whenever the writer
+/// pauses, the passive checkpoint catches up with the whole WAL and SQLite starts it over at the
+/// next write for free; only sustained load reaches this cap, because each blocking reset still
+/// costs 50-200 ms of writer stall on a busy disk (it fsyncs with the writer held), which was
+/// the whole of the redirect's p99 when it came every second or two at 64 MiB.
+const WAL_RESET_PAGES: i64 = 262_144;
+/// The index file's WAL is reset past this many pages (16 MiB): never fsynced, its reset is
+/// cheap and holds only the indexer.
+const INDEX_WAL_RESET_PAGES: i64 = 4_096;
 /// What the WAL file is truncated to after a checkpoint resets it: above the size it reaches
 /// between resets, so it is never truncated under load (freeing and reallocating its blocks
 /// stalled commits on ext4 for tens of milliseconds).
-const WAL_KEEP_BYTES: i64 = 256 * 1024 * 1024;
+const WAL_KEEP_BYTES: i64 = 1_152 * 1024 * 1024;
 /// Passive checkpoints (each followed by an fsync of the database file) run before the
 /// blocking `RESTART`, so that the pause holding the writer only copies and syncs the last
 /// few milliseconds of frames (3 to 6 ms measured, against 30 to 150 ms without them).
@@ -553,7 +561,7 @@ fn run_checkpointer(path: &Path, stop: mpsc::Receiver<()>) {
             _ => return,
         }
         match checkpoint_index("PASSIVE") {
-            Ok(pages) if pages > WAL_RESET_PAGES / 4 => {
+            Ok(pages) if pages > INDEX_WAL_RESET_PAGES => {
                 if let Err(e) = checkpoint_index("RESTART") {
                     tracing::warn!(error = %e, "index restart checkpoint failed");
                 }
