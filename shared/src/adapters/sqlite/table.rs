@@ -86,6 +86,8 @@ type IndexKeys = (
     Option<String>,
     Option<String>,
 );
+/// An item without index keys (or no item at all).
+const NO_INDEX_KEYS: IndexKeys = (None, None, None, None);
 
 fn stored_index_keys(conn: &Connection, key: &Key) -> Result<Option<IndexKeys>, StoreError> {
     conn.prepare_cached(
@@ -153,31 +155,19 @@ fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
         "INSERT INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (pk, sk) DO NOTHING"
     ))?;
-    if inserted == 1 {
-        let none = (None, None, None, None);
-        if new_keys != none {
-            note_index_change(conn, &item.key, &none, &new_keys)?;
-        }
-        return Ok(());
-    }
-    // An item (possibly expired, not yet purged) is there: replace it and move its index
-    // entries from its keys to the new ones.
-    let old_keys = stored_index_keys(conn, &item.key)?;
-    write(&format!(
-        "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))?;
-    let unchanged = match &old_keys {
-        Some(old) => *old == new_keys,
-        None => new_keys == (None, None, None, None),
+    let old_keys = if inserted == 1 {
+        NO_INDEX_KEYS
+    } else {
+        // An item (possibly expired, not yet purged) is there: replace it, and its index
+        // entries move from its keys to the new ones.
+        let old_keys = stored_index_keys(conn, &item.key)?.unwrap_or(NO_INDEX_KEYS);
+        write(&format!(
+            "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))?;
+        old_keys
     };
-    if !unchanged {
-        let none = (None, None, None, None);
-        note_index_change(
-            conn,
-            &item.key,
-            old_keys.as_ref().unwrap_or(&none),
-            &new_keys,
-        )?;
+    if old_keys != new_keys {
+        note_index_change(conn, &item.key, &old_keys, &new_keys)?;
     }
     Ok(())
 }
@@ -189,8 +179,8 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
         .map_err(|e| unavailable("delete", e))?;
-    if old_keys != (None, None, None, None) {
-        note_index_change(conn, key, &old_keys, &(None, None, None, None))?;
+    if old_keys != NO_INDEX_KEYS {
+        note_index_change(conn, key, &old_keys, &NO_INDEX_KEYS)?;
     }
     Ok(())
 }
