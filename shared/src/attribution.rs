@@ -45,15 +45,19 @@ pub fn click_qualifies(
     occurred_at: OffsetDateTime,
     window_days: u16,
 ) -> bool {
-    let Ok(clicked) =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(click.at_ms) * 1_000_000)
-    else {
+    let Ok(clicked) = OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(click.at_ms).saturating_mul(1_000_000),
+    ) else {
         return false;
     };
-    &click.program_id == program
-        && !click.bot
-        && occurred_at >= clicked - CLOCK_SKEW
-        && occurred_at <= clicked + Duration::days(i64::from(window_days))
+    // Checked: a bound outside time's range means the order cannot be inside the window.
+    let (Some(earliest), Some(latest)) = (
+        clicked.checked_sub(CLOCK_SKEW),
+        clicked.checked_add(Duration::days(i64::from(window_days))),
+    ) else {
+        return false;
+    };
+    &click.program_id == program && !click.bot && occurred_at >= earliest && occurred_at <= latest
 }
 
 pub fn attribute(
@@ -93,8 +97,9 @@ pub fn attribute(
 
 /// Whether the order came suspiciously soon after its click.
 pub fn too_fast(click: &Click, occurred_at: OffsetDateTime) -> bool {
-    let occurred_ms = (occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
-    occurred_ms - click.at_ms < MIN_SECONDS_AFTER_CLICK * 1000
+    let occurred_ms =
+        i64::try_from(occurred_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    occurred_ms.saturating_sub(click.at_ms) < MIN_SECONDS_AFTER_CLICK.saturating_mul(1000)
 }
 
 #[cfg(test)]

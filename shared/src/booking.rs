@@ -232,10 +232,25 @@ fn price(
     }))
 }
 
+/// When an accrual of an order at `occurred_at` becomes payable. Checked: an event's time is
+/// bounded at the edge (`limits`), but a message is never trusted to have been checked.
+fn payable_from(
+    occurred_at: OffsetDateTime,
+    holding_days: u16,
+) -> Result<OffsetDateTime, BookingError> {
+    occurred_at
+        .checked_add(Duration::days(i64::from(holding_days)))
+        .ok_or_else(|| {
+            BookingError::Invalid("occurred_at plus the holding period is out of range".into())
+        })
+}
+
 /// `at` plus `months` calendar months (the day clamped to the target month's length).
 fn add_months(at: OffsetDateTime, months: u16) -> OffsetDateTime {
-    let total = i32::from(at.month() as u8) - 1 + i32::from(months);
-    let year = at.year() + total.div_euclid(12);
+    let total = i32::from(at.month() as u8)
+        .saturating_sub(1)
+        .saturating_add(i32::from(months));
+    let year = at.year().saturating_add(total.div_euclid(12));
     let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8).unwrap_or(at.month());
     let day = at.day().min(month.length(year));
     time::Date::from_calendar_date(year, month, day)
@@ -304,7 +319,10 @@ async fn book_order(
     }
     if let (Attribution::Click { click_id }, Some(click)) = (&attribution, &click) {
         let used = store.click_use(click_id).await?;
-        let orders = used.as_ref().map_or(0, |u| u.record.orders) + 1;
+        let orders = used
+            .as_ref()
+            .map_or(0, |u| u.record.orders)
+            .saturating_add(1);
         if orders > program.max_orders_per_click {
             holds.push(HoldReason::ClickReused);
         }
@@ -360,7 +378,7 @@ async fn book_order(
         hold_reasons: holds,
         commission: priced.commission,
         reversed: Money::zero(program.currency),
-        available_at: order.occurred_at + Duration::days(i64::from(program.holding_days)),
+        available_at: payable_from(order.occurred_at, program.holding_days)?,
         customer_ref: order.customer_ref.map(str::to_string),
         coupons: order.coupons.to_vec(),
         lines: order.lines.to_vec(),

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::fx::AppliedRate;
 use crate::ids::{CreatorId, ProgramId};
+use crate::limits;
 use crate::money::Money;
 
 /// Where an event came from.
@@ -142,6 +143,103 @@ pub struct ConversionEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub fact: Fact,
+}
+
+/// The longest delivery key of an event (a platform's delivery id, or one composed of it, the
+/// order id and the fact, as WooCommerce's is).
+pub const MAX_DELIVERY_ID_LEN: usize = 3 * limits::MAX_ID_LEN;
+
+impl ConversionEvent {
+    /// Whether every value lies inside the domain's bounds ([`crate::limits`]); the error names
+    /// the field. The webhooks function checks each field as it normalizes; the worker checks
+    /// again, so a message that bypassed the edge is parked as poison instead of booked (or
+    /// panicking on a time out of range).
+    pub fn check_bounds(&self, now: OffsetDateTime) -> Result<(), String> {
+        let field = |name: &str, e: limits::LimitError| format!("{name}: {e}");
+        let received_at =
+            limits::check_timestamp(self.received_at, now).map_err(|e| field("received_at", e))?;
+        let occurred = |at: OffsetDateTime| {
+            limits::check_timestamp(at, received_at).map_err(|e| field("occurred_at", e))
+        };
+        if self.delivery_id.is_empty()
+            || self.delivery_id.len() > MAX_DELIVERY_ID_LEN
+            || !self.delivery_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(format!(
+                "delivery_id: must be 1 to {MAX_DELIVERY_ID_LEN} visible ASCII characters"
+            ));
+        }
+        let id = |name: &str, text: &str| {
+            limits::check_id(text)
+                .map(|_| ())
+                .map_err(|e| field(name, e))
+        };
+        let ids = |name: &str, list: &[String]| {
+            limits::check_list_len(list.len()).map_err(|e| field(name, e))?;
+            list.iter().try_for_each(|text| id(name, text))
+        };
+        let coupons = |list: &[String]| {
+            limits::check_list_len(list.len()).map_err(|e| field("coupons", e))?;
+            list.iter().try_for_each(|code| {
+                limits::check_code(code)
+                    .map(|_| ())
+                    .map_err(|e| field("coupons", e))
+            })
+        };
+        let amount = |name: &str, money: &Money| {
+            limits::check_non_negative_amount(money.minor())
+                .map(|_| ())
+                .map_err(|e| field(name, e))
+        };
+        let optional = |name: &str, text: &Option<String>| match text {
+            Some(text) => id(name, text),
+            None => Ok(()),
+        };
+        match &self.fact {
+            Fact::Sale(sale) => {
+                occurred(sale.occurred_at)?;
+                id("order_id", &sale.order_id)?;
+                ids("aliases", &sale.aliases)?;
+                amount("net", &sale.net)?;
+                amount("refund_basis", &sale.refund_basis)?;
+                optional("click_id", &sale.click_id)?;
+                coupons(&sale.coupons)?;
+                optional("customer_email_hash", &sale.customer_email_hash)?;
+                optional("customer_ref", &sale.customer_ref)?;
+                limits::check_list_len(sale.lines.len()).map_err(|e| field("lines", e))?;
+                for line in &sale.lines {
+                    amount("lines.net", &line.net)?;
+                    optional("lines.sku", &line.sku)?;
+                    optional("lines.product_id", &line.product_id)?;
+                }
+            }
+            Fact::Lead(lead) => {
+                occurred(lead.occurred_at)?;
+                id("order_id", &lead.order_id)?;
+                optional("click_id", &lead.click_id)?;
+                coupons(&lead.coupons)?;
+                optional("customer_email_hash", &lead.customer_email_hash)?;
+            }
+            Fact::Refund(refund) => {
+                occurred(refund.occurred_at)?;
+                if refund.order_refs.is_empty() {
+                    return Err("order_refs: must name the order".into());
+                }
+                ids("order_refs", &refund.order_refs)?;
+                match &refund.refunded {
+                    Refunded::Cumulative(total) => amount("refunded", total)?,
+                    Refunded::Increment {
+                        refund_id,
+                        amount: money,
+                    } => {
+                        id("refund_id", refund_id)?;
+                        amount("refunded", money)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A conversion's id: derived from its program and order, so the same order always maps to the

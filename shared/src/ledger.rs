@@ -97,31 +97,48 @@ pub struct Balance {
 }
 
 /// Balances per creator and currency at `now`. Payouts count as paid and reduce payable;
-/// every other entry is pending until its `available_at`.
+/// every other entry is pending until its `available_at`. Sums are added in `i128` (no entry
+/// count can overflow them) and each must lie within ±[`crate::limits::MAX_BALANCE_MINOR`]:
+/// past it, `MoneyError::BalanceTooLarge` (one creator's problem, reported as such).
 pub fn balances(entries: &[LedgerEntry], now: OffsetDateTime) -> Result<Vec<Balance>, MoneyError> {
-    let mut by: BTreeMap<(CreatorId, Currency), Balance> = BTreeMap::new();
+    #[derive(Default)]
+    struct Sums {
+        pending: i128,
+        payable: i128,
+        paid: i128,
+        total: i128,
+    }
+    let mut by: BTreeMap<(CreatorId, Currency), Sums> = BTreeMap::new();
     for e in entries {
-        let currency = e.amount.currency();
-        let zero = Money::zero(currency);
-        let b = by
-            .entry((e.creator_id.clone(), currency))
-            .or_insert_with(|| Balance {
-                creator_id: e.creator_id.clone(),
-                currency,
-                pending: zero,
-                payable: zero,
-                paid: zero,
-                total: zero,
-            });
+        let sums = by
+            .entry((e.creator_id.clone(), e.amount.currency()))
+            .or_default();
+        let amount = i128::from(e.amount.minor());
         match e.kind {
             EntryKind::Payout => {
-                b.payable = b.payable.checked_add(e.amount)?;
-                b.paid = b.paid.checked_sub(e.amount)?;
+                sums.payable = sums.payable.saturating_add(amount);
+                sums.paid = sums.paid.saturating_sub(amount);
             }
-            _ if e.available_at > now => b.pending = b.pending.checked_add(e.amount)?,
-            _ => b.payable = b.payable.checked_add(e.amount)?,
+            _ if e.available_at > now => sums.pending = sums.pending.saturating_add(amount),
+            _ => sums.payable = sums.payable.saturating_add(amount),
         }
-        b.total = b.total.checked_add(e.amount)?;
+        sums.total = sums.total.saturating_add(amount);
     }
-    Ok(by.into_values().collect())
+    by.into_iter()
+        .map(|((creator_id, currency), sums)| {
+            let money = |sum: i128| {
+                crate::limits::check_balance(sum)
+                    .map(|minor| Money::from_minor(minor, currency))
+                    .map_err(|_| MoneyError::BalanceTooLarge)
+            };
+            Ok(Balance {
+                creator_id,
+                currency,
+                pending: money(sums.pending)?,
+                payable: money(sums.payable)?,
+                paid: money(sums.paid)?,
+                total: money(sums.total)?,
+            })
+        })
+        .collect()
 }

@@ -16,6 +16,7 @@ pub mod destination;
 pub mod fx;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod link;
 pub mod money;
 pub mod ports;

@@ -28,6 +28,16 @@ pub enum MoneyError {
     CurrencyMismatch { left: Currency, right: Currency },
     #[error("amount must not be negative")]
     Negative,
+    #[error(
+        "amount is beyond the limit of {} minor units",
+        crate::limits::MAX_AMOUNT_MINOR
+    )]
+    TooLarge,
+    #[error(
+        "a balance is beyond the limit of {} minor units",
+        crate::limits::MAX_BALANCE_MINOR
+    )]
+    BalanceTooLarge,
 }
 
 /// An ISO 4217 currency with a defined minor unit.
@@ -182,6 +192,20 @@ impl Money {
             minor: if negative { -minor } else { minor },
             currency,
         })
+    }
+
+    /// An amount taken from outside (a payload, a request): within
+    /// ±[`crate::limits::MAX_AMOUNT_MINOR`].
+    pub fn bounded(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
+        crate::limits::check_amount(minor).map_err(|_| MoneyError::TooLarge)?;
+        Ok(Self { minor, currency })
+    }
+
+    /// [`Money::parse_decimal`] for amounts taken from outside: within
+    /// ±[`crate::limits::MAX_AMOUNT_MINOR`].
+    pub fn parse_amount(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let money = Self::parse_decimal(text, currency)?;
+        Self::bounded(money.minor, currency)
     }
 
     /// The exact decimal form in major units: `1999 USD` is `"19.99"`, `1000 JPY` is `"1000"`.

@@ -7,12 +7,22 @@
 //! queue; after three receives the queue moves it to the dead-letter queue, where it waits for
 //! review (and the DLQ alarm fires). Nothing is acknowledged unless it was booked or is a
 //! duplicate of something booked.
+//!
+//! **One bad message never harms the others.** Each message is booked inside its own
+//! `catch_unwind`: an error or even a panic while booking it becomes that message's `Poison`
+//! disposition (logged with its reason and message id, reported as that message's batch item
+//! failure on Lambda, released to reach the dead-letter queue locally), while its batch-mates
+//! book and are acknowledged as usual. The local consumers are supervised: a consumer that
+//! stops for any reason is logged and started again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
+use futures_util::FutureExt;
 use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
 use linkledger_shared::conversion::ConversionEvent;
 use linkledger_shared::ports::{Message, Queue, QueueError};
@@ -29,8 +39,32 @@ pub enum Disposition {
     Poison(String),
 }
 
-/// Books one queue message.
+/// Books one queue message; never panics (a panic while booking is this message's poison).
 pub async fn process_message(store: &Store, body: &str) -> Disposition {
+    guarded(book_message(store, body)).await
+}
+
+/// Runs one message's booking; a panic inside it becomes that message's `Poison`.
+async fn guarded(booking: impl std::future::Future<Output = Disposition>) -> Disposition {
+    match AssertUnwindSafe(booking).catch_unwind().await {
+        Ok(disposition) => disposition,
+        Err(panic) => {
+            let reason = panic_reason(panic.as_ref());
+            tracing::error!(%reason, "booking a conversion message panicked; parked as poison");
+            Disposition::Poison(format!("booking panicked: {reason}"))
+        }
+    }
+}
+
+fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+async fn book_message(store: &Store, body: &str) -> Disposition {
     let event: ConversionEvent = match serde_json::from_str(body) {
         Ok(event) => event,
         Err(err) => {
@@ -38,6 +72,10 @@ pub async fn process_message(store: &Store, body: &str) -> Disposition {
             return Disposition::Poison(format!("unreadable message: {err}"));
         }
     };
+    if let Err(reason) = event.check_bounds(linkledger_shared::now()) {
+        tracing::error!(program = %event.program_id, %reason, "conversion message out of bounds");
+        return Disposition::Poison(format!("out of bounds: {reason}"));
+    }
     match book_conversion(store, &event).await {
         Ok(outcome) => {
             tracing::info!(
@@ -63,11 +101,20 @@ pub async fn process_message(store: &Store, body: &str) -> Disposition {
 /// only those (`ReportBatchItemFailures`).
 pub async fn handle_sqs_batch(store: &Store, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    let dispositions = join_all(event.records.iter().map(|record| async move {
-        match &record.body {
-            Some(body) => process_message(store, body).await,
-            None => Disposition::Poison("message without a body".into()),
-        }
+    let dispositions = join_all(event.records.iter().map(|record| {
+        let span = tracing::info_span!(
+            "conversion_message",
+            message_id = record.message_id.as_deref().unwrap_or("")
+        );
+        tracing::Instrument::instrument(
+            async move {
+                match &record.body {
+                    Some(body) => process_message(store, body).await,
+                    None => Disposition::Poison("message without a body".into()),
+                }
+            },
+            span,
+        )
     }))
     .await;
     for (record, disposition) in event.records.iter().zip(dispositions) {
@@ -123,7 +170,11 @@ async fn book_received(
     messages: Vec<Message>,
     options: &ConsumerOptions,
 ) -> Result<Drained, QueueError> {
-    let dispositions = join_all(messages.iter().map(|m| process_message(store, &m.body))).await;
+    let dispositions = join_all(messages.iter().map(|m| {
+        let span = tracing::info_span!("conversion_message", message_id = %m.id, receives = m.receive_count);
+        tracing::Instrument::instrument(process_message(store, &m.body), span)
+    }))
+    .await;
     let mut drained = Drained::default();
     // Acknowledged together, so the SQLite writer commits them as one group.
     let acks = messages
@@ -133,7 +184,9 @@ async fn book_received(
             match disposition {
                 Disposition::Done(_) => queue.delete(&message.receipt).await,
                 Disposition::Retry(_) => {
-                    let delay = options.retry_delay * message.receive_count.max(1);
+                    let delay = options
+                        .retry_delay
+                        .saturating_mul(message.receive_count.max(1));
                     queue.change_visibility(&message.receipt, delay).await
                 }
                 Disposition::Poison(_) => {
@@ -189,27 +242,61 @@ pub async fn drain(
 }
 
 /// The local process's consumers: book forever, backing off while the queue is unavailable.
+/// Each consumer is supervised: if it ever stops (a panic outside a message's own guard), the
+/// failure is logged and the consumer starts again after a short pause, so booking never stops
+/// while the webhooks go on answering 200.
 pub async fn run_consumer(store: Store, queue: Arc<dyn Queue>, options: ConsumerOptions) {
-    let consumer = || async {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let result = match queue
-                .receive(options.batch, options.visibility, options.wait)
-                .await
-            {
-                Ok(messages) if messages.is_empty() => Ok(Drained::default()),
-                Ok(messages) => book_received(&store, queue.as_ref(), messages, &options).await,
-                Err(err) => Err(err),
-            };
-            match result {
-                Ok(_) => backoff = Duration::from_millis(100),
-                Err(err) => {
-                    tracing::warn!(error = %err, "the conversions queue failed; backing off");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
+    let supervised = |n: usize| {
+        let (store, queue, options) = (store.clone(), queue.clone(), options.clone());
+        async move {
+            loop {
+                let run = AssertUnwindSafe(consume_forever(&store, queue.as_ref(), &options));
+                let reason = match run.catch_unwind().await {
+                    Ok(()) => "returned".to_string(),
+                    Err(panic) => panic_reason(panic.as_ref()),
+                };
+                tracing::error!(consumer = n, %reason, "a conversions consumer stopped; restarting it");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     };
-    join_all((0..options.consumers.max(1)).map(|_| consumer())).await;
+    join_all((0..options.consumers.max(1)).map(supervised)).await;
+}
+
+async fn consume_forever(store: &Store, queue: &dyn Queue, options: &ConsumerOptions) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result = match queue
+            .receive(options.batch, options.visibility, options.wait)
+            .await
+        {
+            Ok(messages) if messages.is_empty() => Ok(Drained::default()),
+            Ok(messages) => book_received(store, queue, messages, options).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(_) => backoff = Duration::from_millis(100),
+            Err(err) => {
+                tracing::warn!(error = %err, "the conversions queue failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_booking_is_that_messages_poison() {
+        let disposition = guarded(async { panic!("boom") }).await;
+        assert_eq!(
+            disposition,
+            Disposition::Poison("booking panicked: boom".into())
+        );
+        let fine = guarded(async { Disposition::Retry("later".into()) }).await;
+        assert_eq!(fine, Disposition::Retry("later".into()));
+    }
 }

@@ -1,0 +1,184 @@
+//! One bad message never harms the others (issue 10, finding 1), on both backends: a poison
+//! message between good ones in one batch is parked on its own while every good one books, in
+//! the local consumer and in Lambda's SQS batch handler.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use linkledger_shared::conversion::Platform;
+use linkledger_shared::ports::MAX_RECEIVES;
+use linkledger_tests::app::TestApp;
+use linkledger_tests::on_both_backends;
+use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};
+use linkledger_worker::{ConsumerOptions, Disposition};
+
+/// A program whose postback secret is set, and a creator with promo code `ANNA10`.
+async fn shop(app: &TestApp) -> (String, String, String) {
+    let program = app.program().await;
+    let (creator, _) = app.creator(&program, "anna").await;
+    let reply = app
+        .post(
+            &format!("/api/programs/{program}/promo-codes"),
+            &app.admin,
+            json!({"code": "ANNA10", "creator_id": creator}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+    let secret = app.webhook_secret(&program, Platform::Postback, None).await;
+    (program, creator, secret)
+}
+
+/// A signed postback sale of 10.00 with promo code ANNA10, answered 200 (queued).
+async fn sell(app: &TestApp, program: &str, secret: &str, order: &str) {
+    let body = json!({
+        "event": "sale", "order_id": order, "amount": "10.00", "currency": "USD",
+        "coupon": "ANNA10", "occurred_at": rfc3339_in(-60)
+    })
+    .to_string()
+    .into_bytes();
+    let reply = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(secret, &body, now_unix()),
+            &body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+}
+
+/// What the webhooks function of today's main put on the queue for a postback dated
+/// 9999-12-31: a well-formed event whose holding period cannot be added to its time.
+fn poison(program: &str, order: &str) -> String {
+    json!({
+        "program_id": program,
+        "platform": "postback",
+        "delivery_id": format!("poison-{order}"),
+        "received_at": rfc3339_in(0),
+        "fact": {
+            "kind": "sale",
+            "order_id": order,
+            "occurred_at": "9999-12-31T23:59:59Z",
+            "net": {"amount": "10.00", "currency": "USD"},
+            "refund_basis": {"amount": "10.00", "currency": "USD"},
+            "coupons": ["ANNA10"]
+        }
+    })
+    .to_string()
+}
+
+async fn booked_orders(app: &TestApp, program: &str) -> Vec<String> {
+    let mut orders: Vec<String> = app
+        .all_pages(&format!("/api/conversions?program={program}"))
+        .await
+        .iter()
+        .map(|c: &Value| c["order_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    orders.sort();
+    orders
+}
+
+on_both_backends!(
+    a_poison_message_between_good_ones_is_parked_while_every_good_one_books,
+    |app: TestApp| async move {
+        let (program, creator, secret) = shop(&app).await;
+        sell(&app, &program, &secret, "good-1").await;
+        sell(&app, &program, &secret, "good-2").await;
+        app.queue
+            .send(&poison(&program, "poison-1"))
+            .await
+            .expect("queued");
+        sell(&app, &program, &secret, "good-3").await;
+        sell(&app, &program, &secret, "good-4").await;
+
+        // The consumer takes all five in one batch; the poison is released at once each time,
+        // so three drains move it to the dead-letter queue.
+        let options = ConsumerOptions {
+            batch: 10,
+            consumers: 1,
+            retry_delay: Duration::from_secs(1),
+            ..ConsumerOptions::default()
+        };
+        let drained = linkledger_worker::drain(&app.store, app.queue.as_ref(), &options)
+            .await
+            .expect("the queue answers");
+        assert_eq!(drained.done, 4, "{drained:?}");
+        assert_eq!(drained.poisoned, MAX_RECEIVES as usize, "{drained:?}");
+
+        assert_eq!(
+            booked_orders(&app, &program).await,
+            ["good-1", "good-2", "good-3", "good-4"]
+        );
+        let ledger = app
+            .all_pages(&format!("/api/ledger?creator={creator}"))
+            .await;
+        assert_eq!(ledger.len(), 4, "one accrual per good sale");
+
+        let mut dead = Vec::new();
+        for _ in 0..20 {
+            dead = app
+                .queue
+                .receive_dead(10, Duration::from_secs(30))
+                .await
+                .expect("the dead-letter queue answers");
+            if !dead.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(
+            dead.len(),
+            1,
+            "the poison is parked in the dead-letter queue"
+        );
+        assert!(dead[0].body.contains("poison-1"));
+    }
+);
+
+fn sqs_record(id: &str, body: String) -> Value {
+    json!({"messageId": id, "receiptHandle": id, "body": body, "attributes": {},
+           "messageAttributes": {}, "eventSource": "aws:sqs"})
+}
+
+on_both_backends!(
+    lambdas_batch_reports_only_the_poison_as_a_failure,
+    |app: TestApp| async move {
+        let (program, _creator, secret) = shop(&app).await;
+        sell(&app, &program, &secret, "good-1").await;
+        sell(&app, &program, &secret, "good-2").await;
+        let good = app
+            .queue
+            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .expect("the queued sales");
+        assert_eq!(good.len(), 2);
+        let event: SqsEvent = serde_json::from_value(json!({"Records": [
+            sqs_record("m-good-1", good[0].body.clone()),
+            sqs_record("m-poison", poison(&program, "poison-1")),
+            sqs_record("m-good-2", good[1].body.clone()),
+            sqs_record("m-garbage", "{\"not\": \"an event\"}".into()),
+        ]}))
+        .expect("an SQS event");
+        let response = linkledger_worker::handle_sqs_batch(&app.store, event).await;
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, ["m-poison", "m-garbage"]);
+        assert_eq!(booked_orders(&app, &program).await, ["good-1", "good-2"]);
+    }
+);
+
+#[tokio::test]
+async fn an_event_outside_the_bounds_is_poison_not_a_panic() {
+    let app = TestApp::sqlite().await;
+    let (program, _creator, _secret) = shop(&app).await;
+    let disposition = linkledger_worker::process_message(&app.store, &poison(&program, "p")).await;
+    match disposition {
+        Disposition::Poison(reason) => assert!(reason.contains("occurred_at"), "{reason}"),
+        other => panic!("expected poison, got {other:?}"),
+    }
+}
