@@ -96,6 +96,15 @@ impl From<StoreError> for HttpError {
     }
 }
 
+/// 413 in our shape: the body is larger than the route accepts.
+pub fn payload_too_large() -> HttpError {
+    HttpError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is too large",
+    )
+}
+
 /// `axum::Json`, but a rejection answers in our error shape, naming what was wrong.
 pub struct Json<T>(pub T);
 
@@ -115,6 +124,9 @@ where
 }
 
 fn json_rejection(rejection: JsonRejection) -> HttpError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return payload_too_large();
+    }
     match rejection {
         JsonRejection::MissingJsonContentType(_) => HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -193,9 +205,108 @@ pub async fn not_found() -> HttpError {
     HttpError::not_found("no such route")
 }
 
-/// Layers every function's router gets: a panic anywhere becomes a JSON 500 instead of a
-/// dropped connection (there should be none: no `unwrap` on request data), and requests are
-/// traced at debug level (method and path; never headers, so never keys).
+/// The longest request target (path and query) any route accepts: 8 KiB, what CDNs such as
+/// CloudFront pass. Longer: 414 `uri_too_long`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The most header bytes (names and values together) any request may carry: 16 KiB.
+/// More: 431 `headers_too_large`. (hyper refuses heads past ~400 KiB or 100 headers itself,
+/// before any of our code runs, with a bare 431.)
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Requests past the URI or header bounds are refused before the handler runs.
+async fn bounded_request(request: Request, next: axum::middleware::Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if target > MAX_URI_BYTES {
+        return HttpError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let header_bytes = request.headers().iter().fold(0usize, |sum, (name, value)| {
+        sum.saturating_add(name.as_str().len())
+            .saturating_add(value.len())
+    });
+    if header_bytes > MAX_HEADER_BYTES {
+        return HttpError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    json_errors(next.run(request).await).await
+}
+
+/// The error code a bare status answer gets.
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    }
+}
+
+/// Every error answer is our JSON: an error response that is not JSON (axum's 405 with an
+/// empty body, a plain-text extractor rejection such as a body past its limit) is rewritten,
+/// keeping its status and headers (`Allow` on a 405).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Plain-text rejections are short; their text says what was wrong.
+    let text = axum::body::to_bytes(body, 1024)
+        .await
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("request refused")
+                .to_string()
+        });
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let rewritten = HttpError::new(status, code_for(status), text).into_response();
+    let (new_parts, new_body) = rewritten.into_parts();
+    parts.headers.extend(new_parts.headers);
+    Response::from_parts(parts, new_body)
+}
+
+/// The request's span: method and route only (the matched route, else the path), never the
+/// query string (it can carry e-mails in `utm_*`) nor headers (keys, signatures), at any level.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| request.uri().path(), |m| m.as_str());
+    tracing::debug_span!("request", method = %request.method(), route = %route)
+}
+
+/// Layers every function's router gets: requests past the URI and header bounds are refused
+/// (414, 431), every error answer is our JSON (405, 413, ...), a panic anywhere becomes a JSON
+/// 500 instead of a dropped connection (there should be none: no `unwrap` on request data),
+/// and requests are traced at debug level (method and route; never the query, never headers).
 pub fn with_common_layers(router: axum::Router) -> axum::Router {
     router
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -209,5 +320,6 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
                 .into_response()
             },
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(bounded_request))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
