@@ -134,7 +134,7 @@ pub fn is_bot(user_agent: &str) -> bool {
 
 /// Whether `earlier` (same link, same visitor) makes a click at `at_ms` a repeat.
 pub fn is_repeat(earlier_at_ms: i64, at_ms: i64) -> bool {
-    at_ms - earlier_at_ms < UNIQUE_WINDOW_MS
+    at_ms.saturating_sub(earlier_at_ms) < UNIQUE_WINDOW_MS
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ pub async fn list_clicks(
         .store
         .clicks_of_link(&link.record.code, page.limit(), page.cursor)
         .await?;
-    let unique = state.store.unique_clicks(&listing.items).await?;
+    let unique = state.store.unique_clicks_of_page(&listing.items).await?;
     let items = listing
         .items
         .into_iter()

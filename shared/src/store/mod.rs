@@ -82,6 +82,9 @@ fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     })
 }
 
+/// The fewest clicks before a listing's page that its uniqueness is judged against.
+const PAGE_LOOKBACK: usize = 100;
+
 fn decode_page<T: DeserializeOwned>(page: crate::ports::Page) -> Result<Listing<T>, StoreError> {
     let items = page
         .items
@@ -431,6 +434,49 @@ impl Store {
             .await
     }
 
+    /// Which clicks of one page of a link's listing are unique, judged from the page and at
+    /// most `max(page, 100)` clicks of the hour before its oldest (one bounded query): a page
+    /// costs reads in proportion to its size, however busy the link. A click whose visitor's
+    /// previous visit lies further back than that (a link with more clicks in the hour than the
+    /// lookback holds) is shown as unique; the settlement's per-click commission judges
+    /// uniqueness exactly, over the whole day ([`Store::unique_clicks`]).
+    pub async fn unique_clicks_of_page(
+        &self,
+        page: &[Click],
+    ) -> Result<HashSet<ClickId>, StoreError> {
+        let (Some(code), Some(oldest)) = (
+            page.first().map(|c| c.link_code.clone()),
+            page.iter().min_by(|a, b| a.id.cmp(&b.id)),
+        ) else {
+            return Ok(HashSet::new());
+        };
+        let lookback = page.len().max(PAGE_LOOKBACK);
+        let range = SkRange::Between {
+            from: ClickId::time_prefix(oldest.at_ms.saturating_sub(UNIQUE_WINDOW_MS - 1)),
+            to: oldest.id.to_string(),
+        };
+        let query = Query::new(Index::Gsi1, keys::link_clicks(&code), range)
+            .descending()
+            .limit(lookback);
+        let before: Vec<Click> = decode_page(self.table.query(&query).await?)?.items;
+        let mut walk: Vec<&Click> = before.iter().chain(page.iter()).collect();
+        walk.sort_by(|a, b| a.id.cmp(&b.id));
+        walk.dedup_by(|a, b| a.id == b.id);
+        let on_page: HashSet<&ClickId> = page.iter().map(|c| &c.id).collect();
+        let mut last_seen: HashMap<&str, i64> = HashMap::new();
+        let mut unique = HashSet::new();
+        for click in walk {
+            let repeat = last_seen
+                .get(click.visitor.as_str())
+                .is_some_and(|&earlier| is_repeat(earlier, click.at_ms));
+            if !repeat && on_page.contains(&click.id) {
+                unique.insert(click.id.clone());
+            }
+            last_seen.insert(click.visitor.as_str(), click.at_ms);
+        }
+        Ok(unique)
+    }
+
     /// Which of `clicks` (all of one link) are unique: a click is unique unless the same link saw
     /// the same visitor in the hour before it. Derived on read from the link's time-ordered
     /// clicks, so the redirect stays at one write and a click carries one index entry.
@@ -446,7 +492,7 @@ impl Store {
         };
         // Every click of the link from an hour before the oldest up to the newest, in time order.
         let range = SkRange::Between {
-            from: ClickId::time_prefix(oldest - UNIQUE_WINDOW_MS + 1),
+            from: ClickId::time_prefix(oldest.saturating_sub(UNIQUE_WINDOW_MS - 1)),
             to: format!("{newest}~"),
         };
         let mut last_seen: HashMap<String, i64> = HashMap::new();
