@@ -60,6 +60,37 @@ impl Caller {
     }
 }
 
+/// The caller a request's `Authorization: Bearer <key>` names.
+pub(crate) async fn authenticate(
+    state: &ApiState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, HttpError> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| HttpError::unauthorized("send Authorization: Bearer <api key>"))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .ok_or_else(|| HttpError::unauthorized("send Authorization: Bearer <api key>"))?;
+    let key = state
+        .store
+        .api_key_by_secret(secret)
+        .await?
+        .filter(|k| !k.revoked)
+        .ok_or_else(|| HttpError::unauthorized("unknown or revoked API key"))?;
+    if key.role == Role::Creator && key.creator_id.is_none() {
+        return Err(HttpError::unauthorized("creator key without a creator"));
+    }
+    Ok(Caller {
+        key_id: key.id,
+        role: key.role,
+        creator_id: key.creator_id,
+    })
+}
+
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = HttpError;
 
@@ -67,30 +98,10 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| HttpError::unauthorized("send Authorization: Bearer <api key>"))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= 128)
-            .ok_or_else(|| HttpError::unauthorized("send Authorization: Bearer <api key>"))?;
-        let key = state
-            .store
-            .api_key_by_secret(secret)
-            .await?
-            .filter(|k| !k.revoked)
-            .ok_or_else(|| HttpError::unauthorized("unknown or revoked API key"))?;
-        if key.role == Role::Creator && key.creator_id.is_none() {
-            return Err(HttpError::unauthorized("creator key without a creator"));
+        // The paging layer already authenticated this request (listings): one lookup only.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
-        Ok(Caller {
-            key_id: key.id,
-            role: key.role,
-            creator_id: key.creator_id,
-        })
+        authenticate(state, &parts.headers).await
     }
 }

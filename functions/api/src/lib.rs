@@ -11,6 +11,7 @@ mod keys;
 mod ledger;
 mod links;
 mod pages;
+mod paging;
 mod programs;
 mod promo_codes;
 mod secrets;
@@ -25,8 +26,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use linkledger_shared::ids::LinkCode;
+use linkledger_shared::ids::{random_token, LinkCode};
 use linkledger_shared::ports::Queue;
+use linkledger_shared::ports::StoreError;
 use linkledger_shared::store::Store;
 
 pub use auth::Caller;
@@ -43,6 +45,8 @@ pub struct ApiState {
     /// On Lambda, `POST /api/settlements` plans the run onto this queue (the settlement function
     /// settles it) instead of settling inside the API's short timeout.
     settlement: Option<Arc<dyn Queue>>,
+    /// The key sealing listing cursors (`paging.rs`), read from the store once.
+    cursor_key: tokio::sync::OnceCell<Arc<[u8]>>,
 }
 
 impl ApiState {
@@ -52,7 +56,23 @@ impl ApiState {
             link_changed: None,
             finance: None,
             settlement: None,
+            cursor_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The cursor-sealing key: the store's `cursor_secret` setting (created at random by the
+    /// first process that needs it), cached for the life of the process.
+    pub(crate) async fn cursor_key(&self) -> Result<Arc<[u8]>, StoreError> {
+        self.cursor_key
+            .get_or_try_init(|| async {
+                let secret = self
+                    .store
+                    .setting_or_init(paging::CURSOR_SECRET_SETTING, || random_token(32))
+                    .await?;
+                Ok(Arc::from(secret.into_bytes()))
+            })
+            .await
+            .cloned()
     }
 
     pub fn with_settlement_queue(mut self, queue: Arc<dyn Queue>) -> Self {
@@ -171,6 +191,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            paging::paging,
+        ))
         .fallback(linkledger_http::not_found)
         .with_state(state);
     linkledger_http::with_common_layers(router)

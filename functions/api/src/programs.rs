@@ -1,16 +1,25 @@
 //! Programs: what a brand runs, with its allowed domains and commission plan.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_shared::audit::AuditEntry;
+use linkledger_shared::commission::creator_rate;
 use linkledger_shared::creator::{Enrolment, NewEnrolment};
+use linkledger_shared::destination::{Destination, Domain};
 use linkledger_shared::ids::ProgramId;
+use linkledger_shared::money::{Currency, Money};
 use linkledger_shared::ports::{Created, StoreError};
-use linkledger_shared::program::{NewProgram, Program, ProgramError, ProgramPatch};
+use linkledger_shared::program::{
+    ClickCommission, NewProgram, Precedence, Program, ProgramError, ProgramPatch, SaleCommission,
+};
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
@@ -44,6 +53,87 @@ pub(crate) async fn visible_program(
     Ok((found.record, found.version))
 }
 
+/// What a creator's key sees of a program: the program's public terms and this creator's own
+/// sale rate, nothing about other creators (no `creator_overrides`, no enrolments), and none
+/// of the brand's internal settings (exchange rates, the click-reuse threshold).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorProgramView {
+    pub id: ProgramId,
+    pub name: String,
+    pub currency: Currency,
+    pub allowed_domains: Vec<Domain>,
+    pub click_param: String,
+    pub attribution_window_days: u16,
+    pub holding_days: u16,
+    pub min_payout: Money,
+    pub precedence: Precedence,
+    pub plan: CreatorPlan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_url: Option<Destination>,
+    /// When this creator was enrolled in the program.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub enrolled_at: OffsetDateTime,
+}
+
+/// A plan as one creator earns by it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorPlan {
+    /// This creator's sale commission: the rate negotiated for them, else the program's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale: Option<SaleCommission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub click: Option<ClickCommission>,
+    /// Per-product sale commission, the same for every creator, winning over the sale rate.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub product_overrides: BTreeMap<String, SaleCommission>,
+    pub recurring_months: u16,
+}
+
+impl CreatorProgramView {
+    pub fn of(program: Program, enrolment: &Enrolment) -> Self {
+        let plan = &program.plan;
+        let sale = creator_rate(
+            plan,
+            &enrolment.creator_id,
+            enrolment.rate_override.as_ref(),
+        )
+        .cloned();
+        let plan = CreatorPlan {
+            sale,
+            lead: plan.lead,
+            click: plan.click.clone(),
+            product_overrides: plan.product_overrides.clone(),
+            recurring_months: plan.recurring_months,
+        };
+        CreatorProgramView {
+            id: program.id,
+            name: program.name,
+            currency: program.currency,
+            allowed_domains: program.allowed_domains,
+            click_param: program.click_param,
+            attribution_window_days: program.attribution_window_days,
+            holding_days: program.holding_days,
+            min_payout: program.min_payout,
+            precedence: program.precedence,
+            plan,
+            fallback_url: program.fallback_url,
+            enrolled_at: enrolment.enrolled_at,
+        }
+    }
+}
+
+/// A program as the caller may see it: whole for admin and finance keys, a
+/// [`CreatorProgramView`] for creator keys.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProgramView {
+    Program(Program),
+    Creator(CreatorProgramView),
+}
+
 #[utoipa::path(post, path = "/api/programs", tag = "programs", request_body = NewProgram,
     security(("bearer" = [])),
     responses((status = 201, body = Program), (status = 400, body = linkledger_http::ErrorBody), (status = 403, body = linkledger_http::ErrorBody)))]
@@ -68,42 +158,65 @@ pub async fn create_program(
 }
 
 #[utoipa::path(get, path = "/api/programs", tag = "programs", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<Program>)))]
+    responses((status = 200, body = Page<ProgramView>, description = "every program (admin, finance), or the programs a creator key is enrolled in, each as its creator view")))]
 pub async fn list_programs(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<Page<Program>>, HttpError> {
+) -> Result<Json<Page<ProgramView>>, HttpError> {
     if let Some(creator) = caller.own_creator() {
-        let mut programs = Vec::new();
-        for enrolment in state.store.enrolments_of_creator(creator).await? {
+        // One page of the creator's own enrolments, then each program: reads ∝ limit.
+        let enrolments = state
+            .store
+            .enrolments_of_creator_page(creator, page.limit(), page.cursor)
+            .await?;
+        let mut items = Vec::with_capacity(enrolments.items.len());
+        for enrolment in &enrolments.items {
             if let Some(p) = state.store.program(&enrolment.program_id).await? {
-                programs.push(p.record);
+                items.push(ProgramView::Creator(CreatorProgramView::of(
+                    p.record, enrolment,
+                )));
             }
         }
         return Ok(Json(Page {
-            items: programs,
-            next_cursor: None,
+            items,
+            next_cursor: enrolments.next,
         }));
     }
-    Ok(Json(
-        state
-            .store
-            .programs(page.limit(), page.cursor)
-            .await?
-            .into(),
-    ))
+    let listing = state.store.programs(page.limit(), page.cursor).await?;
+    Ok(Json(Page {
+        items: listing
+            .items
+            .into_iter()
+            .map(ProgramView::Program)
+            .collect(),
+        next_cursor: listing.next,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/programs/{id}", tag = "programs", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Program), (status = 404, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = ProgramView, description = "the whole program (admin, finance), or its creator view for a creator key enrolled in it"),
+        (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn get_program(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Program>, HttpError> {
-    Ok(Json(visible_program(&state, &caller, &id).await?.0))
+) -> Result<Json<ProgramView>, HttpError> {
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    match caller.own_creator() {
+        Some(creator) => {
+            let enrolment = state
+                .store
+                .enrolment(&program.id, creator)
+                .await?
+                .ok_or_else(|| HttpError::not_found("no such program"))?;
+            Ok(Json(ProgramView::Creator(CreatorProgramView::of(
+                program, &enrolment,
+            ))))
+        }
+        None => Ok(Json(ProgramView::Program(program))),
+    }
 }
 
 #[utoipa::path(patch, path = "/api/programs/{id}", tag = "programs", request_body = ProgramPatch,

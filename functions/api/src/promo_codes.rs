@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::api_key::Role;
 use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::link::{parse_promo_code, NewPromoCode, PromoCode};
 use linkledger_shared::ports::Created;
@@ -70,13 +69,20 @@ pub async fn list_promo_codes(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<PromoCode>>, HttpError> {
     let (program, _) = visible_program(&state, &caller, &id).await?;
-    let mut listing: Page<PromoCode> = state
-        .store
-        .promo_codes(&program.id, page.limit(), page.cursor)
-        .await?
-        .into();
-    if caller.role == Role::Creator {
-        listing.items.retain(|p| caller.may_see(&p.creator_id));
-    }
-    Ok(Json(listing))
+    // A creator key reads its own partition of the program's codes (the scope before paging).
+    let listing = match caller.own_creator() {
+        Some(creator) => {
+            state
+                .store
+                .promo_codes_of_creator(creator, &program.id, page.limit(), page.cursor)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .promo_codes(&program.id, page.limit(), page.cursor)
+                .await?
+        }
+    };
+    Ok(Json(listing.into()))
 }

@@ -18,6 +18,7 @@
 
 mod conversions;
 mod keys;
+mod scoped;
 mod settlements;
 
 pub use conversions::{
