@@ -61,7 +61,10 @@ impl ApiKey {
         now: OffsetDateTime,
     ) -> MintedKey {
         let secret = format!("{KEY_PREFIX}{}", random_token(32));
-        let id = secret.chars().take(KEY_PREFIX.len() + 8).collect();
+        let id = secret
+            .chars()
+            .take(KEY_PREFIX.len().saturating_add(8))
+            .collect();
         MintedKey {
             record: ApiKey {
                 id,

@@ -84,7 +84,7 @@ fn next_audit_ms(now_ms: i64) -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
     let mut last = LAST.load(Ordering::Relaxed);
     loop {
-        let next = now_ms.max(last + 1);
+        let next = now_ms.max(last.saturating_add(1));
         match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => return next,
             Err(seen) => last = seen,

@@ -251,7 +251,8 @@ fn add_months(at: OffsetDateTime, months: u16) -> OffsetDateTime {
         .saturating_sub(1)
         .saturating_add(i32::from(months));
     let year = at.year().saturating_add(total.div_euclid(12));
-    let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8).unwrap_or(at.month());
+    let month =
+        time::Month::try_from(total.rem_euclid(12).saturating_add(1) as u8).unwrap_or(at.month());
     let day = at.day().min(month.length(year));
     time::Date::from_calendar_date(year, month, day)
         .map(|date| at.replace_date(date))

@@ -37,7 +37,9 @@ fn product_rate<'a>(plan: &'a CommissionPlan, line: &LineItem) -> Option<&'a Sal
 /// Ten-thousandths of a minor unit earned by `rate` on `net` (`units` for fixed amounts).
 fn exact(rate: &SaleCommission, net: Money, units: u32) -> Result<i128, MoneyError> {
     match rate {
-        SaleCommission::RateBps(bps) => Ok(i128::from(net.minor()) * i128::from(bps.get())),
+        SaleCommission::RateBps(bps) => i128::from(net.minor())
+            .checked_mul(i128::from(bps.get()))
+            .ok_or(MoneyError::Overflow),
         SaleCommission::Fixed(amount) => {
             if amount.currency() != net.currency() {
                 return Err(MoneyError::CurrencyMismatch {
@@ -45,7 +47,10 @@ fn exact(rate: &SaleCommission, net: Money, units: u32) -> Result<i128, MoneyErr
                     right: net.currency(),
                 });
             }
-            Ok(i128::from(amount.minor()) * i128::from(units) * 10_000)
+            i128::from(amount.minor())
+                .checked_mul(i128::from(units))
+                .and_then(|n| n.checked_mul(10_000))
+                .ok_or(MoneyError::Overflow)
         }
     }
 }
@@ -70,8 +75,12 @@ pub fn sale_commission(
                     right: currency,
                 });
             }
-            total += exact(rate, line.net, line.quantity)?;
-            rest -= line.net.minor();
+            total = total
+                .checked_add(exact(rate, line.net, line.quantity)?)
+                .ok_or(MoneyError::Overflow)?;
+            rest = rest
+                .checked_sub(line.net.minor())
+                .ok_or(MoneyError::Overflow)?;
         }
     }
     let overridden = rest != net.minor();
@@ -79,9 +88,15 @@ pub fn sale_commission(
     match creator_rate(plan, creator, enrolment_override) {
         // A fixed per-sale amount is earned once, unless every line had its own override.
         Some(rate @ SaleCommission::Fixed(_)) if !overridden || rest.minor() > 0 => {
-            total += exact(rate, rest, 1)?
+            total = total
+                .checked_add(exact(rate, rest, 1)?)
+                .ok_or(MoneyError::Overflow)?;
         }
-        Some(rate @ SaleCommission::RateBps(_)) => total += exact(rate, rest, 1)?,
+        Some(rate @ SaleCommission::RateBps(_)) => {
+            total = total
+                .checked_add(exact(rate, rest, 1)?)
+                .ok_or(MoneyError::Overflow)?;
+        }
         _ => {}
     }
     let minor =

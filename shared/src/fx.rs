@@ -55,7 +55,9 @@ impl Rate {
             .checked_mul(i128::from(self.digits))
             .and_then(|n| n.checked_mul(10i128.pow(to_exp)))
             .ok_or(MoneyError::Overflow)?;
-        let denominator = 10i128.pow(self.scale + from_exp);
+        let denominator = 10i128
+            .checked_pow(self.scale.saturating_add(from_exp))
+            .ok_or(MoneyError::Overflow)?;
         let minor = i64::try_from(div_round_half_even(numerator, denominator))
             .map_err(|_| MoneyError::Overflow)?;
         Ok(Money::from_minor(minor, to))
@@ -64,15 +66,15 @@ impl Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = 10i64.pow(self.scale);
+        let unit = 10i64.checked_pow(self.scale).unwrap_or(i64::MAX);
         if self.scale == 0 {
             write!(f, "{}", self.digits)
         } else {
             write!(
                 f,
                 "{}.{:0width$}",
-                self.digits / unit,
-                self.digits % unit,
+                self.digits.checked_div(unit).unwrap_or(0),
+                self.digits.checked_rem(unit).unwrap_or(0),
                 width = self.scale as usize
             )
         }

@@ -141,7 +141,7 @@ impl LinkCode {
         rand::rng().fill_bytes(&mut bytes);
         let code = bytes
             .iter()
-            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+            .map(|b| ALPHABET[usize::from(*b).checked_rem(ALPHABET.len()).unwrap_or(0)] as char)
             .collect();
         Self(code)
     }
@@ -163,9 +163,12 @@ impl ClickId {
     /// The time part every click id made at `unix_millis` starts with; ids compare like times.
     pub fn time_prefix(unix_millis: i64) -> String {
         let time = u64::try_from(unix_millis).unwrap_or_default();
-        (0..CLICK_TIME_CHARS)
+        (0..CLICK_TIME_CHARS as u32)
             .rev()
-            .map(|i| CROCKFORD[((time >> (i * 5)) & 31) as usize] as char)
+            .map(|i| {
+                CROCKFORD[(time.checked_shr(i.saturating_mul(5)).unwrap_or(0) & 31) as usize]
+                    as char
+            })
             .collect()
     }
 

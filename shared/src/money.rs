@@ -185,11 +185,15 @@ impl Money {
         for digit in whole.bytes().chain(padded) {
             minor = minor
                 .checked_mul(10)
-                .and_then(|m| m.checked_add(i64::from(digit - b'0')))
+                .and_then(|m| m.checked_add(i64::from(digit.wrapping_sub(b'0'))))
                 .ok_or(MoneyError::Overflow)?;
         }
         Ok(Self {
-            minor: if negative { -minor } else { minor },
+            minor: if negative {
+                minor.checked_neg().ok_or(MoneyError::Overflow)?
+            } else {
+                minor
+            },
             currency,
         })
     }
@@ -216,11 +220,11 @@ impl Money {
         if exponent == 0 {
             return format!("{sign}{magnitude}");
         }
-        let unit = 10u64.pow(exponent);
+        let unit = 10u64.checked_pow(exponent).unwrap_or(1);
         format!(
             "{sign}{}.{:0width$}",
-            magnitude / unit,
-            magnitude % unit,
+            magnitude.checked_div(unit).unwrap_or(0),
+            magnitude.checked_rem(unit).unwrap_or(0),
             width = exponent as usize
         )
     }
@@ -270,7 +274,9 @@ impl Money {
         if denominator <= 0 {
             return Err(MoneyError::Overflow);
         }
-        let exact = i128::from(self.minor) * i128::from(numerator);
+        let exact = i128::from(self.minor)
+            .checked_mul(i128::from(numerator))
+            .ok_or(MoneyError::Overflow)?;
         let rounded = div_round_half_even(exact, i128::from(denominator));
         let minor = i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?;
         Ok(Money {
@@ -284,9 +290,9 @@ impl Money {
 pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator.div_euclid(denominator);
     let remainder = numerator.rem_euclid(denominator);
-    let twice = remainder * 2;
-    if twice > denominator || (twice == denominator && quotient % 2 != 0) {
-        quotient + 1
+    let twice = remainder.saturating_mul(2);
+    if twice > denominator || (twice == denominator && quotient.rem_euclid(2) != 0) {
+        quotient.saturating_add(1)
     } else {
         quotient
     }

@@ -53,7 +53,7 @@ impl WebhookSecret {
         let chars: Vec<char> = self.secret.chars().collect();
         let hint = if chars.len() >= 12 {
             let head: String = chars[..4].iter().collect();
-            let tail: String = chars[chars.len() - 4..].iter().collect();
+            let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
             format!("{head}…{tail}")
         } else {
             "…".to_string()
@@ -255,13 +255,15 @@ impl Store {
         let mut ops = Vec::new();
         let now = crate::now();
         let delivery_at = write.delivery.as_ref().map(|(program, platform, id)| {
-            let expires = now + time::Duration::days(DELIVERY_RETENTION_DAYS);
+            let expires = now
+                .checked_add(time::Duration::days(DELIVERY_RETENTION_DAYS))
+                .unwrap_or(now);
             ops.push(WriteOp::Put {
                 item: Item::new(keys::delivery(program, *platform, id), "{}".into())
                     .expiring_at(expires.unix_timestamp()),
                 condition: Condition::NotExists,
             });
-            ops.len() - 1
+            ops.len().saturating_sub(1)
         });
         let c = &write.conversion;
         let item = keys::conversion_item(c, encode(c).map_err(store)?);

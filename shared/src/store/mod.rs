@@ -112,7 +112,7 @@ fn put_at(item: Item, version: Option<u64>) -> WriteOp {
     match version {
         None => insert(item),
         Some(v) => WriteOp::Put {
-            item: item.with_version(v + 1),
+            item: item.with_version(v.saturating_add(1)),
             condition: Condition::VersionIs(v),
         },
     }
@@ -216,7 +216,8 @@ impl Store {
         version: u64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let item = keys::program_item(program, encode(program)?).with_version(version + 1);
+        let item =
+            keys::program_item(program, encode(program)?).with_version(version.saturating_add(1));
         self.put_audited(item, Condition::VersionIs(version), audit)
             .await
     }
@@ -323,7 +324,7 @@ impl Store {
         version: u64,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let item = keys::link_item(link, encode(link)?).with_version(version + 1);
+        let item = keys::link_item(link, encode(link)?).with_version(version.saturating_add(1));
         self.put_audited(item, Condition::VersionIs(version), audit)
             .await
     }

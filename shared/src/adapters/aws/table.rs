@@ -687,7 +687,7 @@ fn map_cancellation(
         // "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]"
         message
             .and_then(|m| Some((m.rfind('[')?, m.rfind(']')?)))
-            .and_then(|(open, close)| message?.get(open + 1..close))
+            .and_then(|(open, close)| message?.get(open.saturating_add(1)..close))
             .map(|list| list.split(',').map(|c| c.trim().to_owned()).collect())
             .unwrap_or_default()
     } else {

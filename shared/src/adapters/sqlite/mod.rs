@@ -480,7 +480,7 @@ fn gather(first: Job, jobs: &mpsc::Receiver<Job>, busy: bool) -> Vec<Job> {
     group.extend(jobs.try_iter().take(MAX_GROUP - 1));
     if busy && group.len() < GATHER_MIN {
         std::thread::sleep(GATHER);
-        group.extend(jobs.try_iter().take(MAX_GROUP - group.len()));
+        group.extend(jobs.try_iter().take(MAX_GROUP.saturating_sub(group.len())));
     }
     group
 }

@@ -61,13 +61,16 @@ fn receive_now(
         )
         .map_err(|e| unavailable("queue select", e))?;
     let candidates = select
-        .query_map(params![queue, dead, now, (max * 4) as i64], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, u32>(2)?,
-            ))
-        })
+        .query_map(
+            params![queue, dead, now, max.saturating_mul(4) as i64],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u32>(2)?,
+                ))
+            },
+        )
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(|e| unavailable("queue select", e))?;
 
@@ -90,13 +93,13 @@ fn receive_now(
         conn.prepare_cached(
             "UPDATE queue_messages SET receive_count = receive_count + 1, receipt = ?2, visible_at_ms = ?3 WHERE id = ?1",
         )
-        .and_then(|mut s| s.execute(params![id, receipt, now + millis(visibility)]))
+        .and_then(|mut s| s.execute(params![id, receipt, now.saturating_add(millis(visibility))]))
         .map_err(|e| unavailable("queue receive", e))?;
         received.push(Message {
             id,
             receipt,
             body,
-            receive_count: count + 1,
+            receive_count: count.saturating_add(1),
         });
     }
     Ok(received)
@@ -118,7 +121,9 @@ impl SqliteQueue {
         wait: Duration,
     ) -> Result<Vec<Message>, QueueError> {
         let max = max.clamp(1, 10);
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(Instant::now);
         loop {
             // An idle consumer polls: look on a reader first, and only take the single writer
             // (which every redirect's click waits on) when something is there to claim.
@@ -205,7 +210,12 @@ impl Queue for SqliteQueue {
                     .prepare_cached(
                         "UPDATE queue_messages SET visible_at_ms = ?2 WHERE receipt = ?1",
                     )
-                    .and_then(|mut s| s.execute(params![receipt, now_ms() + millis(visibility)]))
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            receipt,
+                            now_ms().saturating_add(millis(visibility))
+                        ])
+                    })
                     .map_err(|e| unavailable("queue visibility", e))?;
                 if changed == 0 {
                     return Err(StoreError::ConditionFailed { index: 0 });

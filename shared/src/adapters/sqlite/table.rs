@@ -259,16 +259,16 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     if let Some(cursor) = &query.after {
         let [csk, cpk, csk2] = decode_cursor(cursor)?;
         // Parameters bound so far: the args plus `now`.
-        let n = args.len() + 1;
+        let n = args.len().saturating_add(1);
         if query.index == Index::Primary {
-            sql.push_str(&format!(" AND i.sk {cmp} ?{}", n + 1));
+            sql.push_str(&format!(" AND i.sk {cmp} ?{}", n.saturating_add(1)));
             args.push(csk2);
         } else {
             sql.push_str(&format!(
                 " AND ({isk}, g.pk, g.sk) {cmp} (?{}, ?{}, ?{})",
-                n + 1,
-                n + 2,
-                n + 3
+                n.saturating_add(1),
+                n.saturating_add(2),
+                n.saturating_add(3)
             ));
             args.extend([csk, cpk, csk2]);
         }
@@ -278,12 +278,15 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     } else {
         format!("{isk} {order}, g.pk {order}, g.sk {order}")
     };
-    sql.push_str(&format!(" ORDER BY {order_by} LIMIT {}", query.limit + 1));
+    sql.push_str(&format!(
+        " ORDER BY {order_by} LIMIT {}",
+        query.limit.saturating_add(1)
+    ));
 
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(|e| unavailable("query", e))?;
-    let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(args.len() + 1);
+    let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(args.len().saturating_add(1));
     bound.push(&args[0]);
     bound.push(&now);
     for arg in &args[1..] {
