@@ -13,10 +13,19 @@
 //! never paid again, and an entry booked late for an old date is simply part of the next run's
 //! sum. A negative balance (a refund after payout) is carried and netted by later accruals.
 //!
+//! **One creator never stops a run.** A line that cannot be computed (its balance past
+//! [`crate::limits::MAX_BALANCE_MINOR`], an unreadable entry, any error of that creator that is
+//! not a store outage) is written as a `failed` line with its reason, logged as the event
+//! `settlement line failed` (the alarm's metric filter), and the run goes on and completes.
+//! Nothing is paid or counted for it, so its whole balance is still in the next date's sum; and
+//! running the same date again while it is the latest run retries the failed lines
+//! ([`retry_failed`]). Only a store outage stops a run (left `running`, resumed by a rerun).
+//!
 //! Before the creators, the day's per-click commission is rolled up into accruals
-//! ([`roll_up_clicks`]), once per (date, program, creator).
+//! ([`roll_up_clicks`]), once per (date, program, creator); a program whose roll-up fails is
+//! recorded on the run and retried the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -29,6 +38,69 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::ports::StoreError;
 use crate::store::{LineWrite, Store};
 
+/// Dates on the wire and in stored records: ISO 8601 `YYYY-MM-DD` strings (the OpenAPI
+/// `format: date`). Records written before this rule hold `time`'s default form, a
+/// `[year, day of the year]` array (`[2026, 331]`); both are read, only strings are written.
+pub mod serde_date {
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(date)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        d.deserialize_any(DateVisitor)
+    }
+
+    struct DateVisitor;
+
+    impl<'de> Visitor<'de> for DateVisitor {
+        type Value = Date;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date as \"YYYY-MM-DD\" (or the older [year, ordinal] array)")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Date, E> {
+            crate::parse_date(text).ok_or_else(|| E::custom("expected a date as YYYY-MM-DD"))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Date, A::Error> {
+            let year: i32 = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            let ordinal: u16 = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+            if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                return Err(de::Error::invalid_length(3, &self));
+            }
+            Date::from_ordinal_date(year, ordinal).map_err(de::Error::custom)
+        }
+    }
+
+    /// The same for `Option<Date>` (absent or `null` is `None`).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::Date;
+
+        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match date {
+                Some(date) => s.collect_str(date),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] Date);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(date)| date))
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -36,20 +108,92 @@ pub enum RunStatus {
     Completed,
 }
 
-/// Paid and carried totals of a run in one currency.
+/// A run's totals in one currency. `carried` and `owed` are never netted against each other:
+/// a creator who owes money (a negative balance, after a refund of paid commission) shows in
+/// `owed`, whatever others carry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(from = "StoredTotal")]
 pub struct CurrencyTotal {
     pub currency: Currency,
     pub paid: Money,
     pub payouts: u64,
-    /// Balances left for the next run (below the minimum, or negative).
+    /// Positive balances left for the next run (below the minimum payout). Never negative.
     pub carried: Money,
     pub carried_lines: u64,
+    /// What creators owe (their negative balances, as a positive amount), netted by their
+    /// later earnings. Never negative.
+    pub owed: Money,
+    pub owed_lines: u64,
+    /// Lines that could not be settled (each has its `failure`); their balances are in no total.
+    pub failed_lines: u64,
 }
+
+/// How a total was stored before `owed` existed: `carried` was the net of every unpaid line.
+#[derive(Deserialize)]
+struct StoredTotal {
+    currency: Currency,
+    paid: Money,
+    payouts: u64,
+    carried: Money,
+    carried_lines: u64,
+    owed: Option<Money>,
+    #[serde(default)]
+    owed_lines: u64,
+    #[serde(default)]
+    failed_lines: u64,
+}
+
+impl From<StoredTotal> for CurrencyTotal {
+    fn from(t: StoredTotal) -> Self {
+        let (carried, carried_lines, owed, owed_lines) = match t.owed {
+            Some(owed) => (t.carried, t.carried_lines, owed, t.owed_lines),
+            // A run completed before the split: its net carry is all that is known. A negative
+            // net is shown as owed, so neither figure is ever negative.
+            None if t.carried.is_negative() => {
+                let (carried, owed) = split_carry(t.carried);
+                (carried, 0, owed, t.carried_lines)
+            }
+            None => (t.carried, t.carried_lines, Money::zero(t.currency), 0),
+        };
+        Self {
+            currency: t.currency,
+            paid: t.paid,
+            payouts: t.payouts,
+            carried,
+            carried_lines,
+            owed,
+            owed_lines,
+            failed_lines: t.failed_lines,
+        }
+    }
+}
+
+/// A balance not paid out as (carried ≥ 0, owed ≥ 0).
+fn split_carry(balance: Money) -> (Money, Money) {
+    let zero = Money::zero(balance.currency());
+    if balance.is_negative() {
+        // Bounded balances (±MAX_BALANCE_MINOR) always negate; saturate rather than panic.
+        let owed = balance.minor().checked_neg().unwrap_or(i64::MAX);
+        (zero, Money::from_minor(owed, balance.currency()))
+    } else {
+        (balance, zero)
+    }
+}
+
+/// A program whose click roll-up failed in a run (retried by rerunning the date).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RollUpFailure {
+    pub program_id: ProgramId,
+    pub reason: String,
+}
+
+/// At most this many roll-up failures are kept on a run record (the count is in the log).
+pub const MAX_RECORDED_ROLLUP_FAILURES: usize = 100;
 
 /// The status record of one run, keyed by its date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SettlementRun {
+    #[serde(with = "serde_date")]
     #[schema(value_type = String, format = Date)]
     pub date: Date,
     /// Entries available before this instant are settled (the end of `date`, UTC).
@@ -63,8 +207,16 @@ pub struct SettlementRun {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub completed_at: Option<OffsetDateTime>,
-    /// Report lines written (creators and currencies with something to pay or carry).
+    /// Report lines written (creators and currencies with something to pay or carry, and
+    /// failed lines).
     pub lines: u64,
+    /// Lines that could not be settled (see their `failure`); rerunning the date while it is
+    /// the latest run retries them, and the next date's run includes their balances anyway.
+    #[serde(default)]
+    pub failed_lines: u64,
+    /// Programs whose per-click roll-up failed (retried the same way).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollup_failures: Vec<RollUpFailure>,
     pub totals: Vec<CurrencyTotal>,
     /// Fanned-out runs (the settlement function): how many chunks of creators were enqueued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +238,7 @@ pub enum Announced {
 /// One message of a fanned-out run: a slice of the creators to settle for `date`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
+    #[serde(with = "serde_date")]
     pub date: Date,
     pub index: u64,
     pub creators: Vec<CreatorId>,
@@ -96,24 +249,92 @@ pub const CHUNK_SIZE: usize = 1000;
 /// Creators settled at the same time within a run or a chunk.
 pub const CONCURRENCY: usize = 16;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    /// The balance reached the minimum and was paid (`payout_id`).
+    Paid,
+    /// Below the minimum, or negative: carried (`carried`) or owed (`owed`).
+    Carried,
+    /// Could not be computed (`failure`): nothing paid, the balance stays for a retry.
+    Failed,
+}
+
 /// One line of a run's report: a creator's balance in one currency at the cutoff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(from = "StoredLine")]
 pub struct SettlementLine {
+    #[serde(with = "serde_date")]
     #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub creator_id: CreatorId,
     pub payout_email: String,
     pub currency: Currency,
-    /// The balance at the cutoff: what was carried in plus what became available.
-    pub balance: Money,
-    /// Paid by this run (zero when carried).
+    pub status: LineStatus,
+    /// The balance at the cutoff: what was carried in plus what became available. Absent on
+    /// a failed line (it could not be computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Money>,
+    /// Paid by this run (zero unless paid).
     pub amount: Money,
-    /// Left for the next run.
+    /// A positive balance left for the next run (zero when paid, owed or failed).
     pub carried: Money,
+    /// A negative balance, as a positive amount: what the creator owes, netted by later
+    /// earnings (zero otherwise).
+    pub owed: Money,
     /// Ledger entries that became available since the creator's previous settlement.
     pub entries_settled: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout_id: Option<String>,
+    /// Why a failed line could not be settled (no personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// A line as stored, before `status`, `owed` and `failure` existed (`carried` was signed).
+#[derive(Deserialize)]
+struct StoredLine {
+    #[serde(with = "serde_date")]
+    date: Date,
+    creator_id: CreatorId,
+    payout_email: String,
+    currency: Currency,
+    status: Option<LineStatus>,
+    balance: Option<Money>,
+    amount: Money,
+    carried: Money,
+    owed: Option<Money>,
+    entries_settled: u64,
+    payout_id: Option<String>,
+    failure: Option<String>,
+}
+
+impl From<StoredLine> for SettlementLine {
+    fn from(l: StoredLine) -> Self {
+        let (carried, owed) = match l.owed {
+            Some(owed) => (l.carried, owed),
+            None => split_carry(l.carried),
+        };
+        let status = l.status.unwrap_or(if l.payout_id.is_some() {
+            LineStatus::Paid
+        } else {
+            LineStatus::Carried
+        });
+        Self {
+            date: l.date,
+            creator_id: l.creator_id,
+            payout_email: l.payout_email,
+            currency: l.currency,
+            status,
+            balance: l.balance,
+            amount: l.amount,
+            carried,
+            owed,
+            entries_settled: l.entries_settled,
+            payout_id: l.payout_id,
+            failure: l.failure,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -129,6 +350,7 @@ pub struct Payout {
     /// `pay_` and 24 hex characters, derived from (date, creator, currency): at most 30
     /// characters, as PayPal's batch file wants for its item id.
     pub id: String,
+    #[serde(with = "serde_date")]
     #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub creator_id: CreatorId,
@@ -144,7 +366,11 @@ pub struct Payout {
     pub created_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_date::option"
+    )]
     #[schema(value_type = Option<String>, format = Date)]
     pub paid_on: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,7 +381,11 @@ pub struct Payout {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleState {
     pub entries_counted: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_date::option"
+    )]
     pub last_date: Option<Date>,
 }
 
@@ -172,14 +402,58 @@ pub fn cutoff(date: Date) -> OffsetDateTime {
         .assume_utc()
 }
 
+/// The one rule for which dates may be settled, at `now` (the API, the CLI, the nightly task
+/// and the settlement function all go through [`begin`], which applies it): a day is settled
+/// once it is over in UTC — so commission whose holding period ends later today, and today's
+/// last clicks, are never settled early — and not before 2000-01-01 (the domain's first day).
+pub fn settleable_date(date: Date, now: OffsetDateTime) -> Result<Date, SettleError> {
+    let today = now.date();
+    if date >= today {
+        return Err(SettleError::NotPast {
+            date,
+            latest: today.previous_day().unwrap_or(today),
+        });
+    }
+    if date < crate::limits::earliest().date() {
+        return Err(SettleError::TooEarly(date));
+    }
+    Ok(date)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
-    #[error("a run for the later date {0} exists: dates settle in order")]
+    #[error("only a past date can be settled: {date} is not over yet in UTC (the latest date that can be settled is {latest})")]
+    NotPast { date: Date, latest: Date },
+    #[error("{0} is before 2000-01-01: nothing can be settled that early")]
+    TooEarly(Date),
+    #[error("a later date ({0}) has already been settled; dates settle in order")]
     LaterRunExists(Date),
+    /// A record of this creator cannot be read (named by its key).
+    #[error("{0}")]
+    Unreadable(String),
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl SettleError {
+    /// A store outage or lasting contention: the run stops (left `running`, resumed by a
+    /// rerun). Any other error of one creator fails that creator's line only.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, SettleError::Store(e) if e.is_retryable())
+    }
+
+    /// The reason shown on a failed line and logged: names no personal data (a corrupt
+    /// record is named by its key, never by its content).
+    fn reason(&self) -> String {
+        match self {
+            SettleError::Store(StoreError::Corrupt { pk, sk, .. }) => {
+                format!("a stored record cannot be read ({pk} / {sk})")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// What settling one creator's currency did.
@@ -189,8 +463,11 @@ pub enum LineOutcome {
     Carried(Money),
     /// Nothing available and nothing carried.
     Nothing,
-    /// An earlier (or concurrent) run of this date already wrote it.
+    /// An earlier (or concurrent) run of this date already wrote it; or, for a failed line
+    /// being retried, a later date's run has settled the creator since.
     AlreadySettled,
+    /// Written as a failed line, with this reason.
+    Failed(String),
 }
 
 /// Progress reported while a run works through the creators.
@@ -199,51 +476,121 @@ pub struct Progress {
     pub creators: u64,
     pub payouts: u64,
     pub carried: u64,
+    pub failed: u64,
 }
 
 /// Settles one creator for `date` (every currency it has entries in). Minimum payouts come from
 /// `programs` (the highest minimum among the programs its entries in that currency came from).
+///
+/// A currency whose line cannot be computed gets a failed line; `Err` only for a store outage,
+/// or for an error of the whole creator before any currency is known (see [`settle_creators`]).
 pub async fn settle_creator(
     store: &Store,
     date: Date,
     creator: &crate::creator::Creator,
     min_payouts: &HashMap<ProgramId, Money>,
 ) -> Result<Vec<LineOutcome>, SettleError> {
-    let cutoff = cutoff(date);
-    let entries = store.all_ledger_entries(Some(&creator.id), None).await?;
+    let ledger = store.settlement_ledger(&creator.id).await?;
     let mut by_currency: BTreeMap<Currency, Vec<&LedgerEntry>> = BTreeMap::new();
-    for entry in &entries {
+    for entry in &ledger.entries {
         by_currency
             .entry(entry.amount.currency())
             .or_default()
             .push(entry);
     }
+    // An unreadable entry fails its currency (or, when even its currency cannot be read,
+    // every currency of the creator): settling without it could pay money twice.
+    let mut unreadable: BTreeMap<Option<Currency>, String> = BTreeMap::new();
+    for bad in &ledger.unreadable {
+        if let Some(currency) = bad.currency {
+            by_currency.entry(currency).or_default();
+        }
+        unreadable
+            .entry(bad.currency)
+            .or_insert_with(|| format!("a ledger entry cannot be read ({})", bad.sk));
+    }
+    if by_currency.is_empty() {
+        if let Some(reason) = unreadable.values().next() {
+            return Err(SettleError::Unreadable(reason.clone()));
+        }
+    }
     let mut outcomes = Vec::new();
-    for (currency, entries) in by_currency {
-        if store
-            .settlement_line(date, &creator.id, currency)
+    for (currency, entries) in &by_currency {
+        let broken = unreadable
+            .get(&Some(*currency))
+            .or_else(|| unreadable.get(&None));
+        let settled = match broken {
+            Some(reason) => Err(SettleError::Unreadable(reason.clone())),
+            None => settle_currency(store, date, creator, *currency, entries, min_payouts).await,
+        };
+        let outcome = match settled {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_outage() => return Err(e),
+            Err(e) => fail_line(store, date, creator, *currency, &e.reason()).await?,
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// The balance at the cutoff of `entries` (one currency), added in `i128` and bounded by
+/// [`crate::limits::MAX_BALANCE_MINOR`].
+fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, MoneyError> {
+    let mut sum: i128 = 0;
+    for e in entries {
+        if e.amount.currency() != currency {
+            return Err(MoneyError::CurrencyMismatch {
+                left: currency,
+                right: e.amount.currency(),
+            });
+        }
+        sum = sum.saturating_add(i128::from(e.amount.minor()));
+    }
+    let minor = crate::limits::check_balance(sum).map_err(|_| MoneyError::BalanceTooLarge)?;
+    Ok(Money::from_minor(minor, currency))
+}
+
+/// One (date, creator, currency): its line, state, and payout, in one transaction. A failed
+/// line of the same date is replaced (a retry); a line of any other status means done.
+async fn settle_currency(
+    store: &Store,
+    date: Date,
+    creator: &crate::creator::Creator,
+    currency: Currency,
+    entries: &[&LedgerEntry],
+    min_payouts: &HashMap<ProgramId, Money>,
+) -> Result<LineOutcome, SettleError> {
+    let cutoff = cutoff(date);
+    let mut attempt = 0;
+    loop {
+        let line_version = match store
+            .settlement_line_versioned(date, &creator.id, currency)
             .await?
-            .is_some()
         {
-            outcomes.push(LineOutcome::AlreadySettled);
-            continue;
+            Some(found) if found.record.status != LineStatus::Failed => {
+                return Ok(LineOutcome::AlreadySettled)
+            }
+            Some(found) => Some(found.version),
+            None => None,
+        };
+        let state = store.settle_state(&creator.id, currency).await?;
+        let before = state.as_ref().map(|s| s.record.clone()).unwrap_or_default();
+        if before.last_date.is_some_and(|last| last > date) {
+            // A later date's run settled this creator since (its sum held everything this
+            // failed line would have paid): paying it now would pay twice.
+            return Ok(LineOutcome::AlreadySettled);
         }
         let available: Vec<&&LedgerEntry> =
             entries.iter().filter(|e| e.available_at < cutoff).collect();
-        let mut balance = Money::zero(currency);
-        for e in &available {
-            balance = balance.checked_add(e.amount)?;
-        }
+        let balance = balance_at(&available, currency)?;
         let counted = available
             .iter()
             .filter(|e| e.kind != EntryKind::Payout)
             .count() as u64;
-        let state = store.settle_state(&creator.id, currency).await?;
-        let before = state.as_ref().map(|s| s.record.clone()).unwrap_or_default();
         let new_entries = counted.saturating_sub(before.entries_counted);
-        if balance.minor() == 0 && new_entries == 0 {
-            outcomes.push(LineOutcome::Nothing);
-            continue;
+        // A failed line being retried is always replaced, even by an empty one.
+        if balance.minor() == 0 && new_entries == 0 && line_version.is_none() {
+            return Ok(LineOutcome::Nothing);
         }
         let minimum = entries
             .iter()
@@ -254,16 +601,28 @@ pub async fn settle_creator(
             .unwrap_or(0);
         let pays = balance.minor() > 0 && balance.minor() >= minimum;
         let zero = Money::zero(currency);
+        let (carried, owed) = if pays {
+            (zero, zero)
+        } else {
+            split_carry(balance)
+        };
         let mut line = SettlementLine {
             date,
             creator_id: creator.id.clone(),
             payout_email: creator.payout_email.clone(),
             currency,
-            balance,
+            status: if pays {
+                LineStatus::Paid
+            } else {
+                LineStatus::Carried
+            },
+            balance: Some(balance),
             amount: if pays { balance } else { zero },
-            carried: if pays { zero } else { balance },
+            carried,
+            owed,
             entries_settled: new_entries,
             payout_id: None,
+            failure: None,
         };
         // The payout entry is listed under the program of the latest entry it settles.
         let program = available
@@ -284,7 +643,9 @@ pub async fn settle_creator(
                     EntryKind::Payout,
                     zero.checked_sub(balance)?,
                     None,
-                    cutoff - Duration::microseconds(1),
+                    cutoff
+                        .checked_sub(Duration::microseconds(1))
+                        .ok_or(MoneyError::Overflow)?,
                     None,
                 )
                 .with_note(format!("payout {id} of {date}"));
@@ -307,6 +668,7 @@ pub async fn settle_creator(
         };
         let write = LineWrite {
             line: line.clone(),
+            line_version,
             state: SettleState {
                 entries_counted: counted,
                 last_date: Some(date),
@@ -316,25 +678,72 @@ pub async fn settle_creator(
             entry,
         };
         match store.commit_line(&write).await {
-            Ok(()) if pays => outcomes.push(LineOutcome::Paid(line.amount)),
-            Ok(()) => outcomes.push(LineOutcome::Carried(line.carried)),
-            Err(StoreError::ConditionFailed { .. }) => outcomes.push(LineOutcome::AlreadySettled),
+            Ok(()) if pays => return Ok(LineOutcome::Paid(line.amount)),
+            Ok(()) => return Ok(LineOutcome::Carried(balance)),
+            // The line: another run of this date wrote (or retried) it.
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                return Ok(LineOutcome::AlreadySettled)
+            }
+            // The state moved (a run of another date settled this creator meanwhile): read
+            // again, so this line's sum sees that run's payout.
+            Err(StoreError::ConditionFailed { .. }) if attempt < 5 => attempt += 1,
             Err(other) => return Err(other.into()),
         }
     }
-    Ok(outcomes)
+}
+
+/// Records a line that could not be settled, logs it (the alarm counts these log events), and
+/// says so. An existing failed line keeps its place (its reason is refreshed).
+async fn fail_line(
+    store: &Store,
+    date: Date,
+    creator: &crate::creator::Creator,
+    currency: Currency,
+    reason: &str,
+) -> Result<LineOutcome, SettleError> {
+    tracing::error!(
+        %date,
+        creator_id = %creator.id,
+        %currency,
+        reason,
+        "settlement line failed"
+    );
+    let zero = Money::zero(currency);
+    let line = SettlementLine {
+        date,
+        creator_id: creator.id.clone(),
+        payout_email: creator.payout_email.clone(),
+        currency,
+        status: LineStatus::Failed,
+        balance: None,
+        amount: zero,
+        carried: zero,
+        owed: zero,
+        entries_settled: 0,
+        payout_id: None,
+        failure: Some(reason.to_string()),
+    };
+    match store.record_failed_line(&line).await {
+        Ok(true) => Ok(LineOutcome::Failed(reason.to_string())),
+        // Settled meanwhile by another run of the date.
+        Ok(false) => Ok(LineOutcome::AlreadySettled),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What starting (or resuming) a run found.
 pub enum Begun {
-    /// Completed before: nothing to settle (only, perhaps, finance still to tell).
+    /// Completed before: nothing to settle (only, perhaps, failed lines to retry and finance
+    /// still to tell).
     Done(SettlementRun),
     Started(SettlementRun),
 }
 
-/// Starts the run of `date`, or finds it: refuses a date before the latest run (dates settle
-/// in order, so a payout entry of a later date can never fall inside an earlier cutoff).
+/// Starts the run of `date`, or finds it: refuses a date that is not over yet
+/// ([`settleable_date`]) and a date before the latest run (dates settle in order, so a payout
+/// entry of a later date can never fall inside an earlier cutoff).
 pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
+    settleable_date(date, crate::now())?;
     if let Some(done) = store.run(date).await? {
         if done.record.status == RunStatus::Completed {
             return Ok(Begun::Done(done.record));
@@ -345,19 +754,28 @@ pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
             return Err(SettleError::LaterRunExists(latest));
         }
     }
-    Ok(Begun::Started(store.start_run(date, cutoff(date)).await?))
+    let cutoff = cutoff(date);
+    Ok(Begun::Started(store.start_run(date, cutoff).await?))
+}
+
+/// What a click roll-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollUp {
+    /// Entries booked now.
+    pub booked: u64,
+    /// Programs whose roll-up failed (logged; the others are booked).
+    pub failed: Vec<RollUpFailure>,
 }
 
 /// Books the per-click commission of `date` (UTC): for each program paying per click, each
 /// creator's unique, non-bot clicks of that day on its links, capped at the plan's daily cap,
 /// as one accrual per creator and program, available at the end of the day plus the holding
-/// period. Booked once per (date, program, creator), whoever runs it again. Returns the entries
-/// booked now.
-pub async fn roll_up_clicks(store: &Store, date: Date) -> Result<u64, SettleError> {
-    let day_end = cutoff(date);
-    let day_start = day_end - Duration::days(1);
-    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
-    let mut booked = 0;
+/// period. Booked once per (date, program, creator), whoever runs it again.
+///
+/// A program whose roll-up fails for any reason but a store outage is logged
+/// (`settlement click roll-up failed`) and returned in [`RollUp::failed`]; the others go on.
+pub async fn roll_up_clicks(store: &Store, date: Date) -> Result<RollUp, SettleError> {
+    let mut rollup = RollUp::default();
     let mut programs_after = None;
     loop {
         let programs = store.programs(200, programs_after).await?;
@@ -365,60 +783,102 @@ pub async fn roll_up_clicks(store: &Store, date: Date) -> Result<u64, SettleErro
             let Some(plan) = &program.plan.click else {
                 continue;
             };
-            let mut counts: BTreeMap<CreatorId, u64> = BTreeMap::new();
-            let filter = crate::store::LinkFilter {
-                program: Some(program.id.clone()),
-                creator: None,
-            };
-            let mut links_after = None;
-            loop {
-                let links = store.links(&filter, 200, links_after).await?;
-                for link in &links.items {
-                    let clicks = store
-                        .clicks_between(&link.code, ms(day_start), ms(day_end))
-                        .await?;
-                    let unique = store.unique_clicks(&clicks).await?;
-                    let paid = clicks
-                        .iter()
-                        .filter(|c| !c.bot && unique.contains(&c.id))
-                        .count() as u64;
-                    *counts.entry(link.creator_id.clone()).or_default() += paid;
-                }
-                match links.next {
-                    Some(next) => links_after = Some(next),
-                    None => break,
-                }
-            }
-            for (creator, count) in counts {
-                let paid = count.min(u64::from(plan.daily_cap));
-                if paid == 0 {
-                    continue;
-                }
-                let amount = plan
-                    .amount
-                    .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
-                let available = day_end - Duration::microseconds(1)
-                    + Duration::days(i64::from(program.holding_days));
-                let entry = LedgerEntry::new(
-                    creator,
-                    program.id.clone(),
-                    EntryKind::Accrual,
-                    amount,
-                    None,
-                    available,
-                    None,
-                )
-                .with_note(format!("{paid} paid clicks on {date} ({count} unique)"));
-                if store.book_click_rollup(date, &entry).await? {
-                    booked += 1;
+            match roll_up_program(store, date, program, plan).await {
+                Ok(booked) => rollup.booked = rollup.booked.saturating_add(booked),
+                Err(e) if e.is_outage() => return Err(e),
+                Err(e) => {
+                    let reason = e.reason();
+                    tracing::error!(%date, program_id = %program.id, reason, "settlement click roll-up failed");
+                    rollup.failed.push(RollUpFailure {
+                        program_id: program.id.clone(),
+                        reason,
+                    });
                 }
             }
         }
         match programs.next {
             Some(next) => programs_after = Some(next),
-            None => return Ok(booked),
+            None => return Ok(rollup),
         }
     }
+}
+
+async fn roll_up_program(
+    store: &Store,
+    date: Date,
+    program: &crate::program::Program,
+    plan: &crate::program::ClickCommission,
+) -> Result<u64, SettleError> {
+    let day_end = cutoff(date);
+    let out_of_range = || SettleError::Money(MoneyError::Overflow);
+    let day_start = day_end
+        .checked_sub(Duration::days(1))
+        .ok_or_else(out_of_range)?;
+    let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000);
+    let (from_ms, to_ms) = (
+        ms(day_start).map_err(|_| out_of_range())?,
+        ms(day_end).map_err(|_| out_of_range())?,
+    );
+    let mut counts: BTreeMap<CreatorId, u64> = BTreeMap::new();
+    let filter = crate::store::LinkFilter {
+        program: Some(program.id.clone()),
+        creator: None,
+    };
+    let mut links_after = None;
+    loop {
+        let links = store.links(&filter, 200, links_after).await?;
+        for link in &links.items {
+            let clicks = store.clicks_between(&link.code, from_ms, to_ms).await?;
+            let unique = store.unique_clicks(&clicks).await?;
+            let paid = clicks
+                .iter()
+                .filter(|c| !c.bot && unique.contains(&c.id))
+                .count() as u64;
+            let count = counts.entry(link.creator_id.clone()).or_default();
+            *count = count.saturating_add(paid);
+        }
+        match links.next {
+            Some(next) => links_after = Some(next),
+            None => break,
+        }
+    }
+    let available = day_end
+        .checked_sub(Duration::microseconds(1))
+        .and_then(|t| t.checked_add(Duration::days(i64::from(program.holding_days))))
+        .ok_or_else(out_of_range)?;
+    let mut booked = 0;
+    for (creator, count) in counts {
+        let paid = count.min(u64::from(plan.daily_cap));
+        if paid == 0 {
+            continue;
+        }
+        let amount = plan
+            .amount
+            .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
+        crate::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+        let entry = LedgerEntry::new(
+            creator,
+            program.id.clone(),
+            EntryKind::Accrual,
+            amount,
+            None,
+            available,
+            None,
+        )
+        .with_note(format!("{paid} paid clicks on {date} ({count} unique)"));
+        if store.book_click_rollup(date, &entry).await? {
+            booked += 1;
+        }
+    }
+    Ok(booked)
+}
+
+/// Rolls up `date`'s clicks and records on the run which programs failed.
+async fn roll_up_and_record(store: &Store, date: Date) -> Result<(), SettleError> {
+    let mut rollup = roll_up_clicks(store, date).await?;
+    rollup.failed.truncate(MAX_RECORDED_ROLLUP_FAILURES);
+    store.set_rollup_failures(date, rollup.failed).await?;
+    Ok(())
 }
 
 /// Every program's minimum payout.
@@ -437,7 +897,8 @@ pub async fn min_payouts(store: &Store) -> Result<HashMap<ProgramId, Money>, Set
     }
 }
 
-/// Settles `creators` for `date`, [`CONCURRENCY`] at a time, counting into `seen`.
+/// Settles `creators` for `date`, [`CONCURRENCY`] at a time, counting into `seen`. Only a
+/// store outage is an error; a creator that fails otherwise is logged and counted as failed.
 pub async fn settle_creators(
     store: &Store,
     date: Date,
@@ -453,20 +914,39 @@ pub async fn settle_creators(
             loop {
                 match settle_creator(store, date, creator, min_payouts).await {
                     Err(SettleError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
-                    other => return other,
+                    other => return (creator, other),
                 }
             }
         }))
         .await;
-        for outcomes in results {
-            for outcome in outcomes? {
+        let mut outage = None;
+        for (creator, result) in results {
+            seen.creators += 1;
+            let outcomes = match result {
+                Ok(outcomes) => outcomes,
+                Err(e) if e.is_outage() => {
+                    outage.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => {
+                    // Nothing of this creator could be read, not even a currency to put a
+                    // line under: the log (and its alarm) is the record.
+                    tracing::error!(%date, creator_id = %creator.id, reason = e.reason(), "settlement line failed");
+                    seen.failed += 1;
+                    continue;
+                }
+            };
+            for outcome in outcomes {
                 match outcome {
                     LineOutcome::Paid(_) => seen.payouts += 1,
                     LineOutcome::Carried(_) => seen.carried += 1,
-                    _ => {}
+                    LineOutcome::Failed(_) => seen.failed += 1,
+                    LineOutcome::Nothing | LineOutcome::AlreadySettled => {}
                 }
             }
-            seen.creators += 1;
+        }
+        if let Some(e) = outage {
+            return Err(e);
         }
     }
     Ok(())
@@ -496,6 +976,7 @@ pub async fn finish(
         "dedupe_key": format!("settlement-{date}"),
         "date": date.to_string(),
         "lines": run.lines,
+        "failed_lines": run.failed_lines,
         "totals": run.totals,
         "report": format!("/api/settlements/{date}"),
         "report_csv": format!("/api/settlements/{date}/report.csv"),
@@ -508,8 +989,49 @@ pub async fn finish(
     Ok(store.mark_announced(date).await?)
 }
 
+/// Retries what failed in the completed run of `date` — the roll-up of programs that failed
+/// and every failed line — while `date` is still the latest run; then refreshes its totals.
+/// Once a later date has run, its sums hold the failed creators' balances and this only answers
+/// the run. Called by every rerun of a completed date ([`settle`], [`plan`]).
+pub async fn retry_failed(
+    store: &Store,
+    date: Date,
+    finance: Option<&dyn crate::ports::Queue>,
+) -> Result<SettlementRun, SettleError> {
+    let Some(run) = store.run(date).await?.map(|v| v.record) else {
+        return Err(StoreError::Invalid(format!("no run for {date}")).into());
+    };
+    let failed = run.failed_lines > 0 || !run.rollup_failures.is_empty();
+    let latest = store.latest_run_date().await?;
+    if !failed || latest.is_some_and(|latest| latest > date) {
+        return finish(store, date, finance).await;
+    }
+    if !run.rollup_failures.is_empty() {
+        roll_up_and_record(store, date).await?;
+    }
+    let ids: BTreeSet<CreatorId> = store
+        .settlement_lines(date)
+        .await?
+        .into_iter()
+        .filter(|l| l.status == LineStatus::Failed)
+        .map(|l| l.creator_id)
+        .collect();
+    let mut creators = Vec::new();
+    for id in &ids {
+        if let Some(creator) = store.creator(id).await? {
+            creators.push(creator);
+        }
+    }
+    let min_payouts = min_payouts(store).await?;
+    let mut seen = Progress::default();
+    settle_creators(store, date, &creators, &min_payouts, &mut seen).await?;
+    tracing::info!(%date, retried = creators.len(), still_failed = seen.failed, "settlement failed lines retried");
+    finish(store, date, finance).await
+}
+
 /// Runs (or resumes) the settlement of `date` over every creator in this process, completes
-/// its record and tells finance.
+/// its record and tells finance. A completed date is answered again, after retrying its
+/// failed lines ([`retry_failed`]).
 pub async fn settle(
     store: &Store,
     date: Date,
@@ -517,11 +1039,11 @@ pub async fn settle(
     mut progress: impl FnMut(Progress),
 ) -> Result<SettlementRun, SettleError> {
     let run = match begin(store, date).await? {
-        Begun::Done(_) => return finish(store, date, finance).await,
+        Begun::Done(_) => return retry_failed(store, date, finance).await,
         Begun::Started(run) => run,
     };
     if run.status == RunStatus::Running {
-        roll_up_clicks(store, date).await?;
+        roll_up_and_record(store, date).await?;
         let min_payouts = min_payouts(store).await?;
         let mut seen = Progress::default();
         let mut after = None;
@@ -540,7 +1062,8 @@ pub async fn settle(
 
 /// The scheduled step of a fanned-out run: starts the run and enqueues its creators in chunks
 /// of `chunk_size` ([`CHUNK_SIZE`] on Lambda) on `chunks` (the settlement queue). Safe to
-/// repeat: chunks are idempotent.
+/// repeat: chunks are idempotent. A completed date retries its failed lines in place
+/// ([`retry_failed`]: a few creators, not worth a fan-out).
 pub async fn plan(
     store: &Store,
     date: Date,
@@ -549,10 +1072,10 @@ pub async fn plan(
     finance: Option<&dyn crate::ports::Queue>,
 ) -> Result<SettlementRun, SettleError> {
     let run = match begin(store, date).await? {
-        Begun::Done(_) => return finish(store, date, finance).await,
+        Begun::Done(_) => return retry_failed(store, date, finance).await,
         Begun::Started(run) => run,
     };
-    roll_up_clicks(store, date).await?;
+    roll_up_and_record(store, date).await?;
     let mut pages = Vec::new();
     let mut after = None;
     loop {
@@ -585,7 +1108,8 @@ pub async fn plan(
 }
 
 /// The queued step of a fanned-out run: settles one chunk, marks it done, and the chunk that
-/// finds every chunk done completes the run (exactly once, see [`finish`]).
+/// finds every chunk done completes the run (exactly once, see [`finish`]). A creator that
+/// fails gets a failed line, as in [`settle`]; only a store outage fails the chunk (retried).
 pub async fn settle_chunk(
     store: &Store,
     chunk: &Chunk,
@@ -594,8 +1118,14 @@ pub async fn settle_chunk(
     let min_payouts = min_payouts(store).await?;
     let mut creators = Vec::new();
     for id in &chunk.creators {
-        if let Some(creator) = store.creator(id).await? {
-            creators.push(creator);
+        match store.creator(id).await {
+            Ok(Some(creator)) => creators.push(creator),
+            Ok(None) => {}
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            // An unreadable creator record: that creator alone cannot be settled.
+            Err(e) => {
+                tracing::error!(date = %chunk.date, creator_id = %id, reason = SettleError::from(e).reason(), "settlement line failed");
+            }
         }
     }
     let mut seen = Progress::default();
@@ -613,25 +1143,216 @@ pub async fn settle_chunk(
     }
 }
 
-/// Totals of a run's lines, per currency.
-pub fn totals(lines: &[SettlementLine]) -> Result<Vec<CurrencyTotal>, MoneyError> {
-    let mut by: BTreeMap<Currency, CurrencyTotal> = BTreeMap::new();
+/// Totals of a run's lines, per currency: paid, carried (≥ 0) and owed (≥ 0) apart, and the
+/// failed lines counted. Sums are added in `i128`; a total past `i64` (more than 9 000 lines
+/// at the largest balance) saturates and is logged rather than stopping the run.
+pub fn totals(lines: &[SettlementLine]) -> Vec<CurrencyTotal> {
+    #[derive(Default)]
+    struct Sums {
+        paid: i128,
+        payouts: u64,
+        carried: i128,
+        carried_lines: u64,
+        owed: i128,
+        owed_lines: u64,
+        failed_lines: u64,
+    }
+    let mut by: BTreeMap<Currency, Sums> = BTreeMap::new();
     for line in lines {
-        let zero = Money::zero(line.currency);
-        let t = by.entry(line.currency).or_insert(CurrencyTotal {
-            currency: line.currency,
-            paid: zero,
-            payouts: 0,
-            carried: zero,
-            carried_lines: 0,
-        });
-        if line.payout_id.is_some() {
-            t.paid = t.paid.checked_add(line.amount)?;
-            t.payouts += 1;
-        } else {
-            t.carried = t.carried.checked_add(line.carried)?;
-            t.carried_lines += 1;
+        let t = by.entry(line.currency).or_default();
+        match line.status {
+            LineStatus::Failed => t.failed_lines += 1,
+            LineStatus::Paid => {
+                t.paid = t.paid.saturating_add(i128::from(line.amount.minor()));
+                t.payouts += 1;
+            }
+            LineStatus::Carried if line.owed.minor() > 0 => {
+                t.owed = t.owed.saturating_add(i128::from(line.owed.minor()));
+                t.owed_lines += 1;
+            }
+            LineStatus::Carried => {
+                t.carried = t.carried.saturating_add(i128::from(line.carried.minor()));
+                t.carried_lines += 1;
+            }
         }
     }
-    Ok(by.into_values().collect())
+    by.into_iter()
+        .map(|(currency, t)| {
+            let money = |sum: i128, what: &str| {
+                let minor = i64::try_from(sum).unwrap_or_else(|_| {
+                    tracing::error!(%currency, total = what, "a settlement total is beyond i64; reported saturated");
+                    if sum < 0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }
+                });
+                Money::from_minor(minor, currency)
+            };
+            CurrencyTotal {
+                currency,
+                paid: money(t.paid, "paid"),
+                payouts: t.payouts,
+                carried: money(t.carried, "carried"),
+                carried_lines: t.carried_lines,
+                owed: money(t.owed, "owed"),
+                owed_lines: t.owed_lines,
+                failed_lines: t.failed_lines,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn dates_are_written_as_iso_strings_and_read_in_both_forms() {
+        let chunk = Chunk {
+            date: date!(2026 - 11 - 27),
+            index: 0,
+            creators: vec![],
+        };
+        let json = serde_json::to_value(&chunk).unwrap();
+        assert_eq!(json["date"], "2026-11-27");
+        let old: Chunk =
+            serde_json::from_str(r#"{"date": [2026, 331], "index": 0, "creators": []}"#).unwrap();
+        assert_eq!(old.date, date!(2026 - 11 - 27));
+        let new: Chunk =
+            serde_json::from_str(r#"{"date": "2026-11-27", "index": 0, "creators": []}"#).unwrap();
+        assert_eq!(new, old);
+        for bad in [
+            r#"{"date": "2026-13-01", "index": 0, "creators": []}"#,
+            r#"{"date": [2026, 400], "index": 0, "creators": []}"#,
+            r#"{"date": [2026], "index": 0, "creators": []}"#,
+            r#"{"date": 2026, "index": 0, "creators": []}"#,
+        ] {
+            assert!(serde_json::from_str::<Chunk>(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A run, a line, a payout and a state as the store held them before dates were strings
+    /// (and before lines had a status and runs an owed total).
+    #[test]
+    fn records_stored_in_the_old_form_are_still_read() {
+        let run: SettlementRun = serde_json::from_str(
+            r#"{"date":[2026,331],"cutoff":"2026-11-28T00:00:00Z","status":"completed",
+            "started_at":"2026-11-28T02:00:00Z","completed_at":"2026-11-28T02:00:05Z","lines":2,
+            "totals":[{"currency":"USD","paid":{"amount":"30.00","currency":"USD"},"payouts":1,
+            "carried":{"amount":"-19.00","currency":"USD"},"carried_lines":2}],"announced":"sent"}"#,
+        )
+        .unwrap();
+        assert_eq!(run.date, date!(2026 - 11 - 27));
+        assert_eq!(run.failed_lines, 0);
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(run.totals[0].owed, Money::from_minor(1900, usd));
+        assert_eq!(run.totals[0].carried, Money::zero(usd));
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["date"], "2026-11-27");
+
+        let line: SettlementLine = serde_json::from_str(
+            r#"{"date":[2026,331],"creator_id":"cre_anna000000000000000000","payout_email":"a@example.com",
+            "currency":"USD","balance":{"amount":"-20.00","currency":"USD"},
+            "amount":{"amount":"0.00","currency":"USD"},"carried":{"amount":"-20.00","currency":"USD"},
+            "entries_settled":1}"#,
+        )
+        .unwrap();
+        assert_eq!(line.status, LineStatus::Carried);
+        assert_eq!(
+            (line.carried, line.owed),
+            (Money::zero(usd), Money::from_minor(2000, usd))
+        );
+        let paid: SettlementLine = serde_json::from_str(
+            r#"{"date":[2026,331],"creator_id":"cre_anna000000000000000000","payout_email":"a@example.com",
+            "currency":"USD","balance":{"amount":"30.00","currency":"USD"},
+            "amount":{"amount":"30.00","currency":"USD"},"carried":{"amount":"0.00","currency":"USD"},
+            "entries_settled":1,"payout_id":"pay_0123456789abcdef01234567"}"#,
+        )
+        .unwrap();
+        assert_eq!(paid.status, LineStatus::Paid);
+        assert_eq!(serde_json::to_value(&paid).unwrap()["date"], "2026-11-27");
+
+        let payout: Payout = serde_json::from_str(
+            r#"{"id":"pay_0123456789abcdef01234567","date":[2026,331],"creator_id":"cre_anna000000000000000000",
+            "program_id":"prg_demo000000000000000000","payout_email":"a@example.com",
+            "amount":{"amount":"30.00","currency":"USD"},"status":"paid",
+            "created_at":"2026-11-28T02:00:01Z","external_ref":"PP-1","paid_on":[2026,335]}"#,
+        )
+        .unwrap();
+        assert_eq!(payout.paid_on, Some(date!(2026 - 12 - 01)));
+        let json = serde_json::to_value(&payout).unwrap();
+        assert_eq!(
+            (json["date"].clone(), json["paid_on"].clone()),
+            ("2026-11-27".into(), "2026-12-01".into())
+        );
+
+        let state: SettleState =
+            serde_json::from_str(r#"{"entries_counted":3,"last_date":[2026,331]}"#).unwrap();
+        assert_eq!(state.last_date, Some(date!(2026 - 11 - 27)));
+        let state: SettleState = serde_json::from_str(r#"{"entries_counted":3}"#).unwrap();
+        assert_eq!(state.last_date, None);
+        assert_eq!(
+            serde_json::to_string(&SettleState {
+                entries_counted: 1,
+                last_date: Some(date!(2026 - 11 - 27))
+            })
+            .unwrap(),
+            r#"{"entries_counted":1,"last_date":"2026-11-27"}"#
+        );
+    }
+
+    #[test]
+    fn only_days_that_are_over_can_be_settled() {
+        let now = datetime!(2026-12-01 00:30 UTC);
+        assert!(settleable_date(date!(2026 - 11 - 30), now).is_ok());
+        assert!(matches!(
+            settleable_date(date!(2026 - 12 - 01), now),
+            Err(SettleError::NotPast { latest, .. }) if latest == date!(2026 - 11 - 30)
+        ));
+        assert!(settleable_date(date!(2027 - 01 - 01), now).is_err());
+        assert!(settleable_date(date!(2000 - 01 - 01), now).is_ok());
+        assert!(matches!(
+            settleable_date(date!(1999 - 12 - 31), now),
+            Err(SettleError::TooEarly(_))
+        ));
+        assert!(settleable_date(Date::MAX, now).is_err());
+        assert!(settleable_date(Date::MIN, now).is_err());
+    }
+
+    #[test]
+    fn totals_keep_carried_and_owed_apart() {
+        let usd = Currency::parse("USD").unwrap();
+        let line = |status, amount: i64, carried: i64, owed: i64| SettlementLine {
+            date: date!(2026 - 11 - 27),
+            creator_id: CreatorId::parse("cre_anna000000000000000000").unwrap(),
+            payout_email: "a@example.com".into(),
+            currency: usd,
+            status,
+            balance: None,
+            amount: Money::from_minor(amount, usd),
+            carried: Money::from_minor(carried, usd),
+            owed: Money::from_minor(owed, usd),
+            entries_settled: 1,
+            payout_id: None,
+            failure: None,
+        };
+        let t = &totals(&[
+            line(LineStatus::Carried, 0, 0, 2000),
+            line(LineStatus::Carried, 0, 100, 0),
+            line(LineStatus::Paid, 3000, 0, 0),
+            line(LineStatus::Failed, 0, 0, 0),
+        ])[0];
+        assert_eq!(
+            (
+                t.paid.minor(),
+                t.payouts,
+                t.carried.minor(),
+                t.carried_lines
+            ),
+            (3000, 1, 100, 1)
+        );
+        assert_eq!((t.owed.minor(), t.owed_lines, t.failed_lines), (2000, 1, 1));
+    }
 }

@@ -17,7 +17,8 @@ use linkledger_shared::ledger::{EntryKind, LedgerEntry};
 use linkledger_shared::money::Currency;
 use linkledger_shared::ports::StoreError;
 use linkledger_shared::settlement::{
-    plan, settle, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun, CHUNK_SIZE,
+    plan, settle, LineStatus, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
+    CHUNK_SIZE,
 };
 
 use crate::auth::Caller;
@@ -53,12 +54,8 @@ pub async fn run_settlement(
 ) -> Result<Json<SettlementRun>, HttpError> {
     caller.require(FINANCE)?;
     let date = parse_date(&input.date)?;
-    if date > linkledger_shared::now().date() {
-        return Err(HttpError::bad_request(
-            "invalid_date",
-            "a future date cannot be settled",
-        ));
-    }
+    // Today, a future date or one before 2000 is refused by the one rule every path shares
+    // (`settlement::settleable_date`, applied when the run begins).
     let run = match state.settlement_queue() {
         Some(chunks) => plan(&state.store, date, CHUNK_SIZE, chunks, state.finance()).await,
         None => settle(&state.store, date, state.finance(), |_| {}).await,
@@ -70,8 +67,16 @@ pub async fn run_settlement(
             "later_run_exists",
             e.to_string(),
         )),
-        Err(SettleError::Money(e)) => Err(HttpError::bad_request("invalid_amount", e.to_string())),
+        Err(e @ (SettleError::NotPast { .. } | SettleError::TooEarly(_))) => {
+            Err(HttpError::bad_request("invalid_date", e.to_string()))
+        }
         Err(SettleError::Store(e)) => Err(e.into()),
+        // A creator's money or unreadable record fails that creator's line, never the run;
+        // reaching here means the run itself could not go on: retryable.
+        Err(e @ (SettleError::Money(_) | SettleError::Unreadable(_))) => {
+            tracing::error!(%date, error = %e, "settlement run failed");
+            Err(HttpError::unavailable())
+        }
     }
 }
 
@@ -168,9 +173,12 @@ pub async fn report_csv(
         "currency",
         "amount",
         "carried_balance",
+        "owed",
         "balance",
         "entries_settled",
         "payout_id",
+        "status",
+        "failure",
     ]
     .map(String::from)
     .to_vec()];
@@ -182,12 +190,23 @@ pub async fn report_csv(
             l.currency.to_string(),
             l.amount.to_decimal_string(),
             l.carried.to_decimal_string(),
-            l.balance.to_decimal_string(),
+            l.owed.to_decimal_string(),
+            l.balance.map(|b| b.to_decimal_string()).unwrap_or_default(),
             l.entries_settled.to_string(),
             l.payout_id.clone().unwrap_or_default(),
+            line_status(l.status).to_string(),
+            l.failure.clone().unwrap_or_default(),
         ]);
     }
     Ok(csv(rows, &format!("settlement-{}.csv", report.run.date)))
+}
+
+fn line_status(status: LineStatus) -> &'static str {
+    match status {
+        LineStatus::Paid => "paid",
+        LineStatus::Carried => "carried",
+        LineStatus::Failed => "failed",
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -2,20 +2,46 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::{audit_op, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned};
+use super::{
+    audit_op, decode, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned,
+};
 use crate::audit::AuditEntry;
 use crate::ids::CreatorId;
 use crate::ledger::LedgerEntry;
 use crate::money::Currency;
-use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError, WriteOp};
+use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError};
 use crate::settlement::{
-    totals, Announced, Payout, RunStatus, SettleState, SettlementLine, SettlementRun,
+    totals, Announced, LineStatus, Payout, RollUpFailure, RunStatus, SettleState, SettlementLine,
+    SettlementRun,
 };
+
+/// A creator's ledger as settlement reads it.
+#[derive(Clone, Debug, Default)]
+pub struct CreatorLedger {
+    pub entries: Vec<LedgerEntry>,
+    pub unreadable: Vec<UnreadableEntry>,
+}
+
+/// A ledger entry whose record cannot be decoded.
+#[derive(Clone, Debug)]
+pub struct UnreadableEntry {
+    /// Its sort key (the entry id), to find it.
+    pub sk: String,
+    /// Its currency, if the body still says which (`amount.currency`).
+    pub currency: Option<Currency>,
+}
+
+fn readable_currency(body: &str) -> Option<Currency> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    Currency::parse(value.get("amount")?.get("currency")?.as_str()?).ok()
+}
 
 /// What one (date, creator, currency) writes, atomically.
 #[derive(Clone, Debug)]
 pub struct LineWrite {
     pub line: SettlementLine,
+    /// The version of the failed line this replaces (`None`: the line is new).
+    pub line_version: Option<u64>,
     pub state: SettleState,
     /// The version the state was read at (`None`: first settlement).
     pub state_version: Option<u64>,
@@ -58,6 +84,8 @@ impl Store {
             started_at: crate::now(),
             completed_at: None,
             lines: 0,
+            failed_lines: 0,
+            rollup_failures: Vec::new(),
             totals: Vec::new(),
             chunks: None,
             announced: Announced::No,
@@ -159,19 +187,46 @@ impl Store {
         }
     }
 
-    /// Marks the run completed with totals computed from its lines (whoever wrote them).
+    /// Records which programs' click roll-up failed (replacing what an earlier try recorded).
+    pub async fn set_rollup_failures(
+        &self,
+        date: Date,
+        failures: Vec<RollUpFailure>,
+    ) -> Result<(), StoreError> {
+        self.update_run(date, |run| {
+            let change = run.rollup_failures != failures;
+            run.rollup_failures = failures.clone();
+            change
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Marks the run completed with totals computed from its lines (whoever wrote them); on a
+    /// completed run (failed lines retried), refreshes its totals if they changed.
     pub async fn complete_run(&self, date: Date) -> Result<SettlementRun, StoreError> {
         let lines = self.settlement_lines(date).await?;
-        let totals = totals(&lines).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let totals = totals(&lines);
+        let failed = lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Failed)
+            .count() as u64;
         let completed_at = crate::now();
         Ok(self
             .update_run(date, |run| {
-                if run.status == RunStatus::Completed {
+                let unchanged = run.status == RunStatus::Completed
+                    && run.lines == lines.len() as u64
+                    && run.failed_lines == failed
+                    && run.totals == totals;
+                if unchanged {
                     return false;
                 }
-                run.status = RunStatus::Completed;
-                run.completed_at = Some(completed_at);
+                if run.status != RunStatus::Completed {
+                    run.status = RunStatus::Completed;
+                    run.completed_at = Some(completed_at);
+                }
                 run.lines = lines.len() as u64;
+                run.failed_lines = failed;
                 run.totals = totals.clone();
                 true
             })
@@ -199,9 +254,74 @@ impl Store {
         currency: Currency,
     ) -> Result<Option<SettlementLine>, StoreError> {
         Ok(self
-            .get_record(keys::line(date, creator, currency))
+            .settlement_line_versioned(date, creator, currency)
             .await?
             .map(|v| v.record))
+    }
+
+    pub async fn settlement_line_versioned(
+        &self,
+        date: Date,
+        creator: &CreatorId,
+        currency: Currency,
+    ) -> Result<Option<Versioned<SettlementLine>>, StoreError> {
+        self.get_record(keys::line(date, creator, currency)).await
+    }
+
+    /// Writes a failed line: created if the line is absent, its reason refreshed if it is
+    /// already a failed line. `false` when a settled line is there (another run wrote it).
+    pub async fn record_failed_line(&self, line: &SettlementLine) -> Result<bool, StoreError> {
+        let key = keys::line(line.date, &line.creator_id, line.currency);
+        for _ in 0..5 {
+            let found: Option<Versioned<SettlementLine>> = self.get_record(key.clone()).await?;
+            let version = match &found {
+                Some(f) if f.record.status != LineStatus::Failed => return Ok(false),
+                Some(f) if f.record.failure == line.failure => return Ok(true),
+                Some(f) => Some(f.version),
+                None => None,
+            };
+            let item = Item::new(key.clone(), encode(line)?);
+            match self.table.transact(vec![put_at(item, version)]).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// A creator's whole ledger for settlement, decoded entry by entry: an entry that cannot
+    /// be read is returned by key (with its currency when that much can be read), so it fails
+    /// the creator's line instead of the run.
+    pub async fn settlement_ledger(
+        &self,
+        creator: &CreatorId,
+    ) -> Result<CreatorLedger, StoreError> {
+        let mut ledger = CreatorLedger::default();
+        let mut after = None;
+        loop {
+            let query = Query::new(
+                Index::Primary,
+                keys::ledger_of_creator(creator),
+                SkRange::All,
+            )
+            .limit(1000)
+            .after(after);
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                match decode::<LedgerEntry>(item) {
+                    Ok(entry) => ledger.entries.push(entry),
+                    Err(_) => ledger.unreadable.push(UnreadableEntry {
+                        sk: item.key.sk.clone(),
+                        currency: readable_currency(&item.body),
+                    }),
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(ledger),
+            }
+        }
     }
 
     /// Every line of a run, by creator.
@@ -220,17 +340,17 @@ impl Store {
         self.get_record(keys::settle_state(creator, currency)).await
     }
 
-    /// The unit of work of a run, all or nothing; `ConditionFailed` when this line exists
-    /// (another run of the date wrote it) or the state moved.
+    /// The unit of work of a run, all or nothing; `ConditionFailed { index: 0 }` when this line
+    /// exists or changed (another run of the date wrote it), another index when the state moved.
     pub async fn commit_line(&self, write: &LineWrite) -> Result<(), StoreError> {
         let line = &write.line;
-        let mut ops = vec![WriteOp::Put {
-            item: Item::new(
+        let mut ops = vec![put_at(
+            Item::new(
                 keys::line(line.date, &line.creator_id, line.currency),
                 encode(line)?,
             ),
-            condition: Condition::NotExists,
-        }];
+            write.line_version,
+        )];
         let state = Item::new(
             keys::settle_state(&line.creator_id, line.currency),
             encode(&write.state)?,
