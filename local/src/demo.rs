@@ -1,5 +1,6 @@
 //! `serve --demo`: a program, a creator, a link and a promo code, seeded idempotently under
-//! fixed ids, and a fresh admin key with a walkthrough that works when pasted.
+//! fixed ids, and a fresh admin key — said to be one, with what that allows — with a
+//! walkthrough that works when pasted.
 
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_shared::api_key::Role;
@@ -138,6 +139,12 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         r#"
 linkledger demo is ready at {base}
   program {PROGRAM} (USD, 10 % per sale), creator {CREATOR}, link /{LINK}, promo code {PROMO}
+
+The KEY below is an ADMIN key: it can do everything - create and change programs, read every
+creator's data and payout e-mail, book adjustments, run settlements and mark payouts paid.
+It is shown only this once (stored as a hash); keep it to yourself. Give a creator or finance
+a key of their own role instead: `linkledger keys create --role creator --creator <id>` or
+`--role finance`.
 
 Paste into another terminal:
 

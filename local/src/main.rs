@@ -110,9 +110,20 @@ impl From<RoleArg> for Role {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Errors reach the user as one readable line (`error: …`, the error's `Display`, never its
+/// `Debug`) and a non-zero exit status.
 #[tokio::main]
-async fn main() -> Result<(), AnyError> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), AnyError> {
     let mut config = Config::from_env()?;
     if let Some(path) = cli.db {
         config.backend = Backend::Sqlite { path };
@@ -248,7 +259,12 @@ async fn nightly_settlement(backends: Backends, at: time::Time) {
         )
         .await
         {
-            Ok(run) => tracing::info!(%date, lines = run.lines, "nightly settlement completed"),
+            Ok(run) => tracing::info!(
+                %date,
+                lines = run.lines,
+                failed_lines = run.failed_lines,
+                "nightly settlement completed"
+            ),
             Err(err) => {
                 tracing::error!(%date, error = %err, "nightly settlement failed; run `linkledger settle` to resume")
             }
@@ -260,12 +276,11 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
     use std::io::{IsTerminal, Write};
     let date = match date {
         Some(text) => linkledger_shared::parse_date(&text)
-            .ok_or_else(|| format!("--date {text:?} is not YYYY-MM-DD"))?,
+            .ok_or_else(|| format!("--date {text:?} is not a date (YYYY-MM-DD)"))?,
         None => linkledger_shared::yesterday(),
     };
-    if date >= linkledger_shared::now().date() {
-        return Err("only a past date can be settled (the latest is yesterday, UTC)".into());
-    }
+    // Today, a future date or a date before the latest run are refused by the rules every
+    // path shares (`settlement::begin`), with the same message as the API's.
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let run = linkledger_shared::settlement::settle(
@@ -275,14 +290,14 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
         |p| {
             if terminal {
                 eprint!(
-                    "\rsettling {date}: {} creators, {} payouts, {} carried",
-                    p.creators, p.payouts, p.carried
+                    "\rsettling {date}: {} creators, {} payouts, {} carried, {} failed",
+                    p.creators, p.payouts, p.carried, p.failed
                 );
                 let _ = std::io::stderr().flush();
             } else {
                 eprintln!(
-                    "settling {date}: {} creators, {} payouts, {} carried",
-                    p.creators, p.payouts, p.carried
+                    "settling {date}: {} creators, {} payouts, {} carried, {} failed",
+                    p.creators, p.payouts, p.carried, p.failed
                 );
             }
         },
@@ -299,17 +314,35 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
         run.lines
     );
     println!(
-        "{:<8} {:>14} {:>8} {:>14} {:>8}",
-        "currency", "paid", "payouts", "carried", "carried#"
+        "{:<8} {:>14} {:>8} {:>14} {:>8} {:>14} {:>6} {:>7}",
+        "currency", "paid", "payouts", "carried", "carried#", "owed", "owed#", "failed#"
     );
     for t in &run.totals {
         println!(
-            "{:<8} {:>14} {:>8} {:>14} {:>8}",
+            "{:<8} {:>14} {:>8} {:>14} {:>8} {:>14} {:>6} {:>7}",
             t.currency.to_string(),
             t.paid.to_decimal_string(),
             t.payouts,
             t.carried.to_decimal_string(),
-            t.carried_lines
+            t.carried_lines,
+            t.owed.to_decimal_string(),
+            t.owed_lines,
+            t.failed_lines
+        );
+    }
+    if run.failed_lines > 0 {
+        eprintln!(
+            "warning: {} line(s) could not be settled and paid nothing; their reasons are in the \
+             report (GET /api/settlements/{date}). Fix the cause and run `linkledger settle \
+             --date {date}` again to retry them; the next date's run includes their balances \
+             anyway.",
+            run.failed_lines
+        );
+    }
+    for failure in &run.rollup_failures {
+        eprintln!(
+            "warning: the click roll-up of program {} failed: {}",
+            failure.program_id, failure.reason
         );
     }
     Ok(())

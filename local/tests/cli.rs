@@ -255,5 +255,68 @@ fn settle_runs_a_past_date_and_prints_its_summary_and_refuses_today() {
     let today = time::OffsetDateTime::now_utc().date().to_string();
     let refused = run(&today);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("only a past date"));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.starts_with("error: only a past date"), "{said}");
+}
+
+/// Finding 11 of issue 10: the CLI printed Rust's debug form (`Error: LaterRunExists(2026-11-30)`).
+#[test]
+fn settle_explains_its_errors_in_words_and_exits_non_zero() {
+    let db = temp_db("settle-errors");
+    let yesterday = time::OffsetDateTime::now_utc()
+        .date()
+        .previous_day()
+        .unwrap();
+    let run = |date: &str| {
+        linkledger()
+            .args(["--db", db.to_str().unwrap(), "settle", "--date", date])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&yesterday.to_string()).status.success());
+    let earlier = yesterday.previous_day().unwrap().to_string();
+    for (date, expected) in [
+        (
+            earlier.as_str(),
+            format!(
+                "error: a later date ({yesterday}) has already been settled; dates settle in order"
+            ),
+        ),
+        (
+            "2026-13-01",
+            "error: --date \"2026-13-01\" is not a date (YYYY-MM-DD)".to_string(),
+        ),
+        (
+            "1999-12-31",
+            "error: 1999-12-31 is before 2000-01-01".to_string(),
+        ),
+    ] {
+        let out = run(date);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{date}: {said}");
+        assert!(said.starts_with(&expected), "{date}: {said}");
+        assert!(
+            !said.contains("Error:") && !said.contains("LaterRunExists"),
+            "{said}"
+        );
+    }
+}
+
+/// Finding 11 of issue 10: `serve --demo` printed a key without saying it is the admin key.
+#[test]
+fn serve_demo_says_the_printed_key_is_the_admin_key_and_what_that_allows() {
+    let db = temp_db("demo-admin");
+    let (_server, walkthrough) = serve_demo(&db);
+    let intro: String = walkthrough
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("export LL="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(intro.contains("ADMIN key"), "{walkthrough}");
+    assert!(intro.contains("can do everything"), "{intro}");
+    assert!(intro.contains("shown only this once"), "{intro}");
+    assert!(
+        intro.contains("--role creator") && intro.contains("--role finance"),
+        "how to mint a narrower key: {intro}"
+    );
 }
