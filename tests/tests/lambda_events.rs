@@ -173,3 +173,118 @@ fn settlement_lambda_tells_its_two_event_sources_apart() {
     let sqs: Invocation = serde_json::from_str(&event("sqs-conversions.json")).unwrap();
     assert!(matches!(sqs, Invocation::Chunks(ref e) if e.records.len() == 2));
 }
+
+/// The settlement function's queue event: a chunk as the planner writes it now (`"date":
+/// "YYYY-MM-DD"`) and one still in flight from before that rule (`[year, ordinal]`) both
+/// settle, and a creator past the balance limit is a failed line, not a failed batch item.
+/// A scheduled date that is not over yet is refused.
+#[tokio::test]
+async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_failing_creator() {
+    use linkledger_settlement::{handle_chunks, handle_schedule, Queues, SettleRequest};
+    use linkledger_shared::audit::{Actor, AuditEntry};
+    use linkledger_shared::ids::{CreatorId, ProgramId};
+    use linkledger_shared::ledger::{EntryKind, LedgerEntry};
+    use linkledger_shared::money::{Currency, Money};
+
+    let app = TestApp::sqlite().await;
+    let program = app.program().await;
+    let (anna, _) = app.creator(&program, "anna").await;
+    let (whale, _) = app.creator(&program, "whale").await;
+    let usd = Currency::parse("USD").unwrap();
+    let three_days_ago = linkledger_shared::now() - time::Duration::days(3);
+    let entry = |creator: &str, minor: i64| {
+        LedgerEntry::new(
+            CreatorId::parse(creator).unwrap(),
+            ProgramId::parse(&program).unwrap(),
+            EntryKind::Adjustment,
+            Money::from_minor(minor, usd),
+            None,
+            three_days_ago,
+            None,
+        )
+    };
+    let audit = || AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+    app.store
+        .append_entries(&[entry(&anna, 5000)], &audit())
+        .await
+        .unwrap();
+    // 101 × 10^13: past the balance limit of 10^15.
+    let max = linkledger_shared::limits::MAX_AMOUNT_MINOR;
+    let whale_entries: Vec<LedgerEntry> = (0..101).map(|_| entry(&whale, max)).collect();
+    for part in whale_entries.chunks(50) {
+        app.store.append_entries(part, &audit()).await.unwrap();
+    }
+
+    let today = linkledger_shared::now().date();
+    let mut queues = Queues::new(app.queue.as_ref(), None);
+    let refused = handle_schedule(
+        &app.store,
+        &queues,
+        &SettleRequest {
+            date: Some(today.to_string()),
+        },
+    )
+    .await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("only a past date")),
+        "{:?}",
+        refused.map(|r| r.status)
+    );
+
+    queues.chunk_size = 1;
+    let date = linkledger_shared::yesterday();
+    let planned = handle_schedule(
+        &app.store,
+        &queues,
+        &SettleRequest {
+            date: Some(date.to_string()),
+        },
+    )
+    .await
+    .expect("planned");
+    assert_eq!(planned.chunks, Some(2));
+    let messages = app
+        .queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    let mut bodies: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| serde_json::from_str(&m.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["date"], json!(date.to_string()));
+    bodies[0]["date"] = json!([date.year(), date.ordinal()]);
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("m{i}"), "receiptHandle": "r", "body": body.to_string(),
+                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:linkledger-SettlementQueue",
+                "awsRegion": "eu-west-1"})
+        })
+        .collect();
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(json!({ "Records": records })).unwrap();
+    let response = handle_chunks(&app.store, &queues, event).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let report = app
+        .get(&format!("/api/settlements/{date}"), &app.admin)
+        .await;
+    assert_eq!(report.json["run"]["status"], "completed", "{}", report.json);
+    assert_eq!(report.json["run"]["failed_lines"], 1);
+    let status_of = |creator: &str| {
+        report.json["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["creator_id"] == creator)
+            .map(|l| l["status"].clone())
+    };
+    assert_eq!(status_of(&anna), Some(json!("paid")));
+    assert_eq!(status_of(&whale), Some(json!("failed")));
+}

@@ -7,7 +7,10 @@
 //!   settled creator by creator (every line its own exactly-once transaction), marked done, and
 //!   the chunk that finds all chunks done completes the run and tells finance.
 //!
-//! A chunk that fails is reported (`ReportBatchItemFailures`) and redelivered; its creators
+//! A creator that cannot be settled (its balance past the limit, an unreadable record) does not
+//! fail its chunk: it gets a failed line with its reason, logged as `settlement line failed`
+//! (the alarm in `template.yaml` counts these), and the chunk completes. Only a store outage
+//! fails a chunk: it is reported (`ReportBatchItemFailures`) and redelivered; its creators
 //! already settled are skipped by their line guards, so a retry pays only the rest.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -86,7 +89,7 @@ pub async fn handle_schedule(
         queues.finance,
     )
     .await?;
-    tracing::info!(%date, status = ?run.status, chunks = ?run.chunks, "settlement planned");
+    tracing::info!(%date, status = ?run.status, chunks = ?run.chunks, failed_lines = run.failed_lines, "settlement planned");
     Ok(run)
 }
 
