@@ -24,6 +24,7 @@ pub async fn create_creator(
     Json(input): Json<NewCreator>,
 ) -> Result<(StatusCode, Json<Creator>), HttpError> {
     caller.admin()?;
+    crate::bounds::text("invalid_creator", "name", &input.name)?;
     let creator = Creator::create(input, linkledger_shared::now())
         .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
     let audit = AuditEntry::new(

@@ -41,7 +41,7 @@ pub enum IssueError {
     CreatorBinding,
     #[error("no such creator")]
     UnknownCreator,
-    #[error("label must be at most 100 characters")]
+    #[error("label: must be at most 100 characters, without control characters")]
     Label,
     #[error(transparent)]
     Store(#[from] linkledger_shared::ports::StoreError),
@@ -56,11 +56,9 @@ pub async fn issue_key(
     if (input.role == Role::Creator) != input.creator_id.is_some() {
         return Err(IssueError::CreatorBinding);
     }
-    if input
-        .label
-        .as_ref()
-        .is_some_and(|l| l.chars().count() > 100)
-    {
+    if input.label.as_ref().is_some_and(|l| {
+        l.chars().count() > 100 || linkledger_shared::limits::check_text(l).is_err()
+    }) {
         return Err(IssueError::Label);
     }
     if let Some(creator) = &input.creator_id {

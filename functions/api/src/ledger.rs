@@ -1,5 +1,6 @@
 //! The ledger and the balances derived from it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -12,7 +13,7 @@ use linkledger_http::{HttpError, Json, Query};
 use linkledger_shared::audit::AuditEntry;
 use linkledger_shared::ids::{CreatorId, ProgramId};
 use linkledger_shared::ledger::{balances, Balance, EntryKind, LedgerEntry};
-use linkledger_shared::money::Money;
+use linkledger_shared::money::{Money, MoneyError};
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
@@ -70,10 +71,27 @@ pub struct BalanceQuery {
 pub struct Balances {
     /// One per creator and currency.
     pub items: Vec<Balance>,
+    /// Creators (of a per-program listing) whose balance is past the limit of 10^15 minor
+    /// units: their sums cannot be shown; everyone else's are in `items`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_range: Vec<CreatorId>,
+}
+
+fn balance_out_of_range(creator: &CreatorId) -> HttpError {
+    HttpError::new(
+        StatusCode::CONFLICT,
+        "balance_out_of_range",
+        format!(
+            "the balance of {creator} is beyond the limit of {} minor units; ask support to review its ledger",
+            linkledger_shared::limits::MAX_BALANCE_MINOR
+        ),
+    )
 }
 
 #[utoipa::path(get, path = "/api/balances", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
-    responses((status = 200, body = Balances), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = Balances),
+        (status = 400, body = linkledger_http::ErrorBody),
+        (status = 409, body = linkledger_http::ErrorBody, description = "`balance_out_of_range`: the creator asked about has a balance past 10^15 minor units")))]
 pub async fn list_balances(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -82,15 +100,43 @@ pub async fn list_balances(
     let Some(Partition { program, creator }) =
         partition(&caller, query.program.as_deref(), query.creator.as_deref())?
     else {
-        return Ok(Json(Balances { items: Vec::new() }));
+        return Ok(Json(Balances {
+            items: Vec::new(),
+            out_of_range: Vec::new(),
+        }));
     };
     let entries = state
         .store
         .all_ledger_entries(creator.as_ref(), program.as_ref())
         .await?;
-    let items = balances(&entries, linkledger_shared::now())
-        .map_err(|e| HttpError::bad_request("invalid_amount", e.to_string()))?;
-    Ok(Json(Balances { items }))
+    // Each creator's sums on their own: one creator past the limit hides nobody else's.
+    let mut by_creator: BTreeMap<CreatorId, Vec<LedgerEntry>> = BTreeMap::new();
+    for entry in entries {
+        by_creator
+            .entry(entry.creator_id.clone())
+            .or_default()
+            .push(entry);
+    }
+    let now = linkledger_shared::now();
+    let mut items = Vec::new();
+    let mut out_of_range = Vec::new();
+    for (who, entries) in by_creator {
+        match balances(&entries, now) {
+            Ok(found) => items.extend(found),
+            Err(MoneyError::BalanceTooLarge) => {
+                tracing::warn!(creator = %who, "a balance is past the limit");
+                if creator.as_ref() == Some(&who) {
+                    return Err(balance_out_of_range(&who));
+                }
+                out_of_range.push(who);
+            }
+            Err(other) => return Err(HttpError::bad_request("invalid_amount", other.to_string())),
+        }
+    }
+    Ok(Json(Balances {
+        items,
+        out_of_range,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -129,20 +175,22 @@ pub async fn create_adjustment(
             "the creator is not enrolled in this program",
         ));
     }
+    crate::bounds::amount("invalid_adjustment", "amount", &input.amount)?;
     if input.amount.currency() != program.currency || input.amount.minor() == 0 {
         return Err(HttpError::bad_request(
             "invalid_adjustment",
             format!(
-                "amount must be a non-zero amount in the program currency {}",
+                "amount: must be a non-zero amount in the program currency {}",
                 program.currency
             ),
         ));
     }
     let note = input.note.trim();
-    if note.is_empty() || note.chars().count() > 500 {
+    crate::bounds::text("invalid_adjustment", "note", note)?;
+    if note.is_empty() {
         return Err(HttpError::bad_request(
             "invalid_adjustment",
-            "note must be 1 to 500 characters",
+            "note: must be 1 to 500 characters",
         ));
     }
     let now = linkledger_shared::now();

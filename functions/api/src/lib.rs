@@ -5,6 +5,8 @@
 
 mod audit;
 mod auth;
+mod bounds;
+mod contract;
 mod conversions;
 mod creators;
 mod keys;
@@ -33,6 +35,10 @@ use linkledger_shared::store::Store;
 
 pub use auth::Caller;
 pub use keys::{issue_key, IssueError, IssuedKey, NewApiKey};
+
+/// The largest request body the API reads (JSON bodies; a program with hundreds of overrides
+/// is ~100 KiB): 256 KiB. Larger: 413 `payload_too_large`.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Called after a link changes, so a redirect served by the same process forgets its copy.
 pub type LinkChanged = Arc<dyn Fn(&LinkCode) + Send + Sync>;
@@ -171,12 +177,13 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(settlements::mark_failed))
 }
 
-/// The OpenAPI document of every public route (the redirect's included).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of every public route (the redirect's and the webhooks' included),
+/// completed by `contract.rs`.
+pub fn openapi() -> serde_json::Value {
     let (_, mut doc) = api_routes().split_for_parts();
     doc.merge(linkledger_redirect::RedirectDoc::openapi());
     doc.merge(linkledger_webhooks::WebhooksDoc::openapi());
-    doc
+    contract::complete(&doc)
 }
 
 /// `/api/...`, `/openapi.json` and `/health`, with a JSON 404 for anything else.
@@ -196,6 +203,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             paging::paging,
         ))
         .fallback(linkledger_http::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     linkledger_http::with_common_layers(router)
 }

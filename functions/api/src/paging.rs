@@ -134,15 +134,21 @@ fn open_query(key: &[u8], binding: &Binding, uri: &Uri) -> Result<Option<Uri>, H
     if cursors.next().is_some() {
         return Err(invalid_cursor());
     }
-    let inner = binding.open(key, sealed)?;
+    // An empty cursor is the first page (as if none were sent).
+    let inner = match sealed.as_str() {
+        "" => None,
+        sealed => Some(binding.open(key, sealed)?),
+    };
     let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter().map(|(k, v)| {
-            if k == "cursor" {
-                (k.as_str(), inner.as_str())
-            } else {
-                (k.as_str(), v.as_str())
-            }
-        }))
+        .extend_pairs(
+            pairs
+                .iter()
+                .filter_map(|(k, v)| match (k.as_str(), &inner) {
+                    ("cursor", Some(inner)) => Some((k.as_str(), inner.as_str())),
+                    ("cursor", None) => None,
+                    _ => Some((k.as_str(), v.as_str())),
+                }),
+        )
         .finish();
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(

@@ -22,6 +22,7 @@ use linkledger_shared::program::{
 };
 
 use crate::auth::Caller;
+use crate::bounds;
 use crate::pages::{Page, PageParams};
 use crate::ApiState;
 
@@ -143,6 +144,13 @@ pub async fn create_program(
     Json(input): Json<NewProgram>,
 ) -> Result<(StatusCode, Json<Program>), HttpError> {
     caller.admin()?;
+    bounds::text("invalid_program", "name", &input.name)?;
+    if let Some(min) = &input.min_payout {
+        bounds::amount("invalid_program", "min_payout", min)?;
+    }
+    if let Some(plan) = &input.plan {
+        bounds::plan("invalid_program", plan)?;
+    }
     let program = Program::create(input, linkledger_shared::now()).map_err(invalid_program)?;
     let audit = AuditEntry::new(
         &caller.actor(),
@@ -229,6 +237,15 @@ pub async fn update_program(
     Json(patch): Json<ProgramPatch>,
 ) -> Result<Json<Program>, HttpError> {
     caller.admin()?;
+    if let Some(name) = &patch.name {
+        bounds::text("invalid_program", "name", name)?;
+    }
+    if let Some(min) = &patch.min_payout {
+        bounds::amount("invalid_program", "min_payout", min)?;
+    }
+    if let Some(plan) = &patch.plan {
+        bounds::plan("invalid_program", plan)?;
+    }
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let updated = program
         .apply(patch, linkledger_shared::now())
@@ -284,7 +301,8 @@ pub async fn enrol_creator(
     if state.store.creator(&input.creator_id).await?.is_none() {
         return Err(HttpError::not_found("no such creator"));
     }
-    if let Some(linkledger_shared::program::SaleCommission::Fixed(m)) = &input.rate_override {
+    if let Some(SaleCommission::Fixed(m)) = &input.rate_override {
+        bounds::amount("invalid_enrolment", "rate_override.fixed", m)?;
         if m.currency() != program.currency || m.is_negative() {
             return Err(HttpError::bad_request(
                 "invalid_enrolment",

@@ -134,6 +134,11 @@ pub async fn put_fx_rates(
     Json(input): Json<FxRates>,
 ) -> Result<Json<Program>, HttpError> {
     caller.admin()?;
+    linkledger_shared::limits::check_list_len(input.rates.len())
+        .map_err(|e| HttpError::bad_request("invalid_program", format!("rates: {e}")))?;
+    for (currency, rate) in &input.rates {
+        crate::bounds::fx_rate("invalid_program", &format!("rates.{currency}"), rate)?;
+    }
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let mut updated = program.clone();
     updated.fx_rates = input.rates;

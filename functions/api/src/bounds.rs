@@ -1,0 +1,70 @@
+//! The API's edge checks of request values against the domain's bounds
+//! (`shared/src/limits.rs` holds the numbers): each failure is a 400 whose message names the
+//! field, under the route's own error code (`invalid_program`, `invalid_adjustment`, ...).
+
+use linkledger_http::HttpError;
+use linkledger_shared::fx::Rate;
+use linkledger_shared::limits::{self, MAX_FX_RATE};
+use linkledger_shared::money::Money;
+use linkledger_shared::program::{CommissionPlan, SaleCommission};
+
+/// An amount within ±[`limits::MAX_AMOUNT_MINOR`].
+pub(crate) fn amount(code: &'static str, field: &str, money: &Money) -> Result<(), HttpError> {
+    Money::bounded(money.minor(), money.currency())
+        .map(|_| ())
+        .map_err(|e| HttpError::bad_request(code, format!("{field}: {e}")))
+}
+
+/// Free text: at most [`limits::MAX_TEXT_LEN`] characters, no control characters.
+pub(crate) fn text(code: &'static str, field: &str, text: &str) -> Result<(), HttpError> {
+    limits::check_text(text)
+        .map(|_| ())
+        .map_err(|e| HttpError::bad_request(code, format!("{field}: {e}")))
+}
+
+fn sale(code: &'static str, field: &str, rate: &SaleCommission) -> Result<(), HttpError> {
+    match rate {
+        SaleCommission::Fixed(money) => amount(code, &format!("{field}.fixed"), money),
+        SaleCommission::RateBps(_) => Ok(()),
+    }
+}
+
+/// Every amount of a plan, and its product keys (external ids).
+pub(crate) fn plan(code: &'static str, plan: &CommissionPlan) -> Result<(), HttpError> {
+    if let Some(rate) = &plan.sale {
+        sale(code, "plan.sale", rate)?;
+    }
+    if let Some(lead) = &plan.lead {
+        amount(code, "plan.lead", lead)?;
+    }
+    if let Some(click) = &plan.click {
+        amount(code, "plan.click.amount", &click.amount)?;
+    }
+    for rate in plan.creator_overrides.values() {
+        sale(code, "plan.creator_overrides", rate)?;
+    }
+    limits::check_list_len(plan.product_overrides.len())
+        .map_err(|e| HttpError::bad_request(code, format!("plan.product_overrides: {e}")))?;
+    limits::check_list_len(plan.creator_overrides.len())
+        .map_err(|e| HttpError::bad_request(code, format!("plan.creator_overrides: {e}")))?;
+    for (product, rate) in &plan.product_overrides {
+        limits::check_id(product).map_err(|e| {
+            HttpError::bad_request(code, format!("plan.product_overrides (a key): {e}"))
+        })?;
+        sale(code, "plan.product_overrides", rate)?;
+    }
+    Ok(())
+}
+
+/// An exchange rate below [`MAX_FX_RATE`].
+pub(crate) fn fx_rate(code: &'static str, field: &str, rate: &Rate) -> Result<(), HttpError> {
+    let text = rate.to_string();
+    let whole = text.split('.').next().unwrap_or("");
+    match whole.parse::<u64>() {
+        Ok(units) if units < MAX_FX_RATE => Ok(()),
+        _ => Err(HttpError::bad_request(
+            code,
+            format!("{field}: must be below {MAX_FX_RATE}"),
+        )),
+    }
+}
