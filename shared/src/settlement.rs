@@ -561,7 +561,7 @@ async fn settle_currency(
     min_payouts: &HashMap<ProgramId, Money>,
 ) -> Result<LineOutcome, SettleError> {
     let cutoff = cutoff(date);
-    let mut attempt = 0;
+    let mut attempt = 0u32;
     loop {
         let line_version = match store
             .settlement_line_versioned(date, &creator.id, currency)
@@ -686,7 +686,9 @@ async fn settle_currency(
             }
             // The state moved (a run of another date settled this creator meanwhile): read
             // again, so this line's sum sees that run's payout.
-            Err(StoreError::ConditionFailed { .. }) if attempt < 5 => attempt += 1,
+            Err(StoreError::ConditionFailed { .. }) if attempt < 5 => {
+                attempt = attempt.saturating_add(1)
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -846,7 +848,7 @@ async fn roll_up_program(
         .checked_sub(Duration::microseconds(1))
         .and_then(|t| t.checked_add(Duration::days(i64::from(program.holding_days))))
         .ok_or_else(out_of_range)?;
-    let mut booked = 0;
+    let mut booked = 0u64;
     for (creator, count) in counts {
         let paid = count.min(u64::from(plan.daily_cap));
         if paid == 0 {
@@ -867,7 +869,7 @@ async fn roll_up_program(
         )
         .with_note(format!("{paid} paid clicks on {date} ({count} unique)"));
         if store.book_click_rollup(date, &entry).await? {
-            booked += 1;
+            booked = booked.saturating_add(1);
         }
     }
     Ok(booked)
@@ -910,10 +912,12 @@ pub async fn settle_creators(
         let results = futures_util::future::join_all(group.iter().map(|creator| async move {
             // A concurrent run of the same date may collide on a creator (DynamoDB cancels
             // both transactions): try again, and find the other run's line.
-            let mut attempt = 0;
+            let mut attempt = 0u32;
             loop {
                 match settle_creator(store, date, creator, min_payouts).await {
-                    Err(SettleError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
+                    Err(SettleError::Store(StoreError::Conflict)) if attempt < 5 => {
+                        attempt = attempt.saturating_add(1)
+                    }
                     other => return (creator, other),
                 }
             }
@@ -921,7 +925,7 @@ pub async fn settle_creators(
         .await;
         let mut outage = None;
         for (creator, result) in results {
-            seen.creators += 1;
+            seen.creators = seen.creators.saturating_add(1);
             let outcomes = match result {
                 Ok(outcomes) => outcomes,
                 Err(e) if e.is_outage() => {
@@ -932,15 +936,15 @@ pub async fn settle_creators(
                     // Nothing of this creator could be read, not even a currency to put a
                     // line under: the log (and its alarm) is the record.
                     tracing::error!(%date, creator_id = %creator.id, reason = e.reason(), "settlement line failed");
-                    seen.failed += 1;
+                    seen.failed = seen.failed.saturating_add(1);
                     continue;
                 }
             };
             for outcome in outcomes {
                 match outcome {
-                    LineOutcome::Paid(_) => seen.payouts += 1,
-                    LineOutcome::Carried(_) => seen.carried += 1,
-                    LineOutcome::Failed(_) => seen.failed += 1,
+                    LineOutcome::Paid(_) => seen.payouts = seen.payouts.saturating_add(1),
+                    LineOutcome::Carried(_) => seen.carried = seen.carried.saturating_add(1),
+                    LineOutcome::Failed(_) => seen.failed = seen.failed.saturating_add(1),
                     LineOutcome::Nothing | LineOutcome::AlreadySettled => {}
                 }
             }
@@ -1161,18 +1165,18 @@ pub fn totals(lines: &[SettlementLine]) -> Vec<CurrencyTotal> {
     for line in lines {
         let t = by.entry(line.currency).or_default();
         match line.status {
-            LineStatus::Failed => t.failed_lines += 1,
+            LineStatus::Failed => t.failed_lines = t.failed_lines.saturating_add(1),
             LineStatus::Paid => {
                 t.paid = t.paid.saturating_add(i128::from(line.amount.minor()));
-                t.payouts += 1;
+                t.payouts = t.payouts.saturating_add(1);
             }
             LineStatus::Carried if line.owed.minor() > 0 => {
                 t.owed = t.owed.saturating_add(i128::from(line.owed.minor()));
-                t.owed_lines += 1;
+                t.owed_lines = t.owed_lines.saturating_add(1);
             }
             LineStatus::Carried => {
                 t.carried = t.carried.saturating_add(i128::from(line.carried.minor()));
-                t.carried_lines += 1;
+                t.carried_lines = t.carried_lines.saturating_add(1);
             }
         }
     }

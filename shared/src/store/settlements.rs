@@ -120,7 +120,8 @@ impl Store {
             if !change(&mut run) {
                 return Ok((run, false));
             }
-            let item = keys::run_item(&run, encode(&run)?).with_version(found.version + 1);
+            let item =
+                keys::run_item(&run, encode(&run)?).with_version(found.version.saturating_add(1));
             match self
                 .table
                 .put(item, Condition::VersionIs(found.version))
@@ -172,14 +173,14 @@ impl Store {
     }
 
     pub async fn chunks_done(&self, date: Date) -> Result<u64, StoreError> {
-        let mut count = 0;
+        let mut count = 0u64;
         let mut after = None;
         loop {
             let query = Query::prefix(Index::Primary, keys::settlement(date), keys::CHUNK_PREFIX)
                 .limit(1000)
                 .after(after);
             let page = self.table.query(&query).await?;
-            count += page.items.len() as u64;
+            count = count.saturating_add(page.items.len() as u64);
             match page.next {
                 Some(next) => after = Some(next),
                 None => return Ok(count),
