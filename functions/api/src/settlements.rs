@@ -45,8 +45,8 @@ pub struct NewSettlement {
 
 #[utoipa::path(post, path = "/api/settlements", tag = "settlements", request_body = NewSettlement,
     security(("bearer" = [])),
-    responses((status = 200, body = SettlementRun, description = "the run: completed (locally), or `running` with its chunks enqueued (on AWS, the settlement function completes it); a second run of the date changes nothing"),
-        (status = 400, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody, description = "a later date was already settled")))]
+    responses((status = 200, body = SettlementRun, description = "the run: completed (locally), or `running` with its chunks enqueued (on AWS, the settlement function completes it). A creator whose line cannot be settled gets a `failed` line with its reason and the run completes for everyone else (`failed_lines`). Running a completed date again pays nothing twice: while it is the latest run it retries its failed lines (and failed click roll-ups) and answers the refreshed run"),
+        (status = 400, body = linkledger_http::ErrorBody, description = "`invalid_date`: not a date, a day not over yet in UTC (today or later), or before 2000-01-01"), (status = 409, body = linkledger_http::ErrorBody, description = "a later date was already settled")))]
 pub async fn run_settlement(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
