@@ -1,6 +1,12 @@
 //! linkledger's domain crate: money, programs, creators, links, clicks, API keys, conversions,
 //! attribution, commission and the ledger; the ports (storage and queue traits) and both adapters (SQLite locally, DynamoDB + SQS on AWS);
 //! the repositories written once over the ports. It knows nothing of HTTP or Lambda.
+//!
+//! No arithmetic of this crate can panic or wrap: `clippy::arithmetic_side_effects` is on for
+//! everything but its tests (and `scripts/test` runs clippy with `-D warnings`), so every `+`,
+//! `-`, `*`, `/` and `%` is a `checked_*`, `saturating_*` or `wrapping_*` call whose choice is
+//! visible where it is made.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod adapters;
 pub mod api_key;
