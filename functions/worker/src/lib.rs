@@ -14,11 +14,11 @@
 //! failure on Lambda, released to reach the dead-letter queue locally), while its batch-mates
 //! book and are acknowledged as usual. The local consumers are supervised: a consumer that
 //! stops for any reason is logged and started again.
-
-use std::sync::Arc;
-use std::time::Duration;
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
@@ -160,6 +160,16 @@ pub struct Drained {
     pub poisoned: usize,
 }
 
+impl Drained {
+    fn plus(self, other: Drained) -> Drained {
+        Drained {
+            done: self.done.saturating_add(other.done),
+            retried: self.retried.saturating_add(other.retried),
+            poisoned: self.poisoned.saturating_add(other.poisoned),
+        }
+    }
+}
+
 /// Books one received batch concurrently (events of different orders never wait on each other;
 /// the same order's race is settled by the store's conditions) and acknowledges each message:
 /// deleted when done, hidden for a growing delay when it should be retried, released at once
@@ -201,9 +211,9 @@ async fn book_received(
     }
     for disposition in &dispositions {
         match disposition {
-            Disposition::Done(_) => drained.done += 1,
-            Disposition::Retry(_) => drained.retried += 1,
-            Disposition::Poison(_) => drained.poisoned += 1,
+            Disposition::Done(_) => drained.done = drained.done.saturating_add(1),
+            Disposition::Retry(_) => drained.retried = drained.retried.saturating_add(1),
+            Disposition::Poison(_) => drained.poisoned = drained.poisoned.saturating_add(1),
         }
     }
     Ok(drained)
@@ -226,17 +236,12 @@ pub async fn drain(
                 return Ok::<_, QueueError>(total);
             }
             let batch = book_received(store, queue, messages, options).await?;
-            total.done += batch.done;
-            total.retried += batch.retried;
-            total.poisoned += batch.poisoned;
+            total = total.plus(batch);
         }
     };
     let mut total = Drained::default();
     for result in join_all((0..options.consumers.max(1)).map(|_| consumer())).await {
-        let part = result?;
-        total.done += part.done;
-        total.retried += part.retried;
-        total.poisoned += part.poisoned;
+        total = total.plus(result?);
     }
     Ok(total)
 }
