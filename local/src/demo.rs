@@ -159,7 +159,7 @@ Paste into another terminal:
        -d '{{"program_id":"{PROGRAM}","creator_id":"{CREATOR}","destination":"https://shop.example.com/mask","code":"anna-mask"}}'
   curl -s -X POST $LL/api/links -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
        -d '{{"program_id":"{PROGRAM}","creator_id":"{CREATOR}","destination":"https://shop.example.com@evil.com/"}}'
-  curl -s $LL/openapi.json | head -c 300; echo
+  curl -s $LL/openapi.json | grep -o '"openapi":"[0-9.]*"'
   # a sale reported by the shop's server: a signed postback, booked by the in-process worker
   BODY='{{"event":"sale","order_id":"demo-1001","amount":"100.00","currency":"USD","coupon":"{PROMO}"}}'
   T=$(date +%s); SIG=$(printf '%s' "$T.$BODY" | openssl dgst -sha256 -hmac '{POSTBACK_SECRET}' | sed 's/^.* //')
