@@ -52,7 +52,7 @@ fn linkledger(db: &Path) -> Command {
 }
 
 fn start(db: &Path, addr: SocketAddr) -> Child {
-    let child = linkledger(db)
+    let mut child = linkledger(db)
         .args(["serve", "--no-settle", "--addr", &addr.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -65,6 +65,8 @@ fn start(db: &Path, addr: SocketAddr) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("linkledger serve did not answer /health within 30 s");
 }
 
