@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 
 use linkledger_shared::ports::StoreError;
 
+mod strict;
+
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_json`, `not_found`, `conflict`, ...
@@ -116,8 +118,11 @@ where
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
+        // Parsed first, then read strictly: an array is never taken for an object.
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => strict::from_value(&value)
+                .map(Json)
+                .map_err(|message| HttpError::bad_request("invalid_request", message)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }

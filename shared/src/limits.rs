@@ -44,9 +44,10 @@ pub const MAX_LIST_LEN: usize = 500;
 pub const MAX_HOLDING_DAYS: u16 = 365;
 
 /// Exchange rates a program configures (units of the program currency per unit of another)
-/// are below this: 10^9 (far above any real pair, e.g. ~10^6 rial per dollar), so a converted
+/// are below this: 10^8 (far above any real pair, e.g. ~10^6 rial per dollar), so a rate
+/// of at most 10 decimals fits its 18 digits and a converted
 /// amount of at most [`MAX_AMOUNT_MINOR`] stays far inside `i128`.
-pub const MAX_FX_RATE: u64 = 1_000_000_000;
+pub const MAX_FX_RATE: u64 = 100_000_000;
 
 /// Why a value is outside the domain. The message is safe to show (it never echoes the value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -209,7 +209,7 @@ on_both_backends!(
                 Method::PUT,
                 &format!("/api/programs/{program}/fx-rates"),
                 Some(&app.admin),
-                Some(json!({"rates": {"EUR": "1000000000"}})),
+                Some(json!({"rates": {"EUR": "100000000"}})),
             )
             .await;
         assert_eq!(rates.status, StatusCode::BAD_REQUEST, "{}", rates.json);

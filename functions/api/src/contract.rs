@@ -18,7 +18,9 @@
 use serde_json::{json, Map, Value};
 
 use linkledger_shared::ids::RESERVED_CODES;
-use linkledger_shared::limits::{MAX_AMOUNT_MINOR, MAX_ID_LEN, MAX_TEXT_LEN};
+use linkledger_shared::limits::{
+    MAX_AMOUNT_MINOR, MAX_HOLDING_DAYS, MAX_ID_LEN, MAX_LIST_LEN, MAX_TEXT_LEN,
+};
 use linkledger_shared::money::Currency;
 
 /// Operations whose handler refuses some roles with 403 (by operation id = handler name).
@@ -48,6 +50,15 @@ const ROLE_RESTRICTED: &[&str] = &[
     "paypal_csv",
     "mark_paid",
     "mark_failed",
+];
+
+/// Operations whose body names records that must exist (404 when one does not).
+const BODY_NAMES_RECORDS: &[&str] = &[
+    "create_key",
+    "create_link",
+    "create_adjustment",
+    "create_promo_code",
+    "enrol_creator",
 ];
 
 /// Operations without a store call.
@@ -268,7 +279,14 @@ fn parameter_schema(path: &str, place: &str, name: &str) -> Option<Value> {
         }
         ("query", "from") | ("query", "to") => json!({"anyOf": [
             {"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}),
-        ("query", "currency") => json!({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+        ("query", "currency") => {
+            let codes: Vec<String> = currencies()
+                .into_iter()
+                .flat_map(|(_, codes)| codes)
+                .flat_map(|code| [code.to_ascii_lowercase(), code])
+                .collect();
+            json!({"type": "string", "enum": codes, "description": "ISO 4217 code (either case)"})
+        }
         ("path", "code") => reference("LinkCode"),
         ("path", "date") => json!({"type": "string", "format": "date"}),
         ("path", "platform") => {
@@ -412,6 +430,9 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
     if takes("path") {
         statuses.extend(["400", "404"]);
     }
+    if BODY_NAMES_RECORDS.contains(&operation_id.as_str()) {
+        statuses.push("404");
+    }
     if takes("query") {
         statuses.push("400");
     }
@@ -449,17 +470,193 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
     }
 }
 
-/// Free-text fields: at most 500 characters.
-fn text_bounds(schemas: &mut Map<String, Value>) {
-    for (schema, field) in [("NewAdjustment", "note"), ("FailedPayout", "reason")] {
-        if let Some(prop) = schemas
-            .get_mut(schema)
-            .and_then(|s| s.get_mut("properties"))
-            .and_then(|p| p.get_mut(field))
-        {
-            prop["maxLength"] = json!(MAX_TEXT_LEN);
-        }
+/// Characters `char::is_control` refuses (Unicode category Cc), as a regex class body.
+const CONTROL: &str = "\\x00-\\x1f\\x7f-\\x9f";
+
+/// Text that is not blank once trimmed, without control characters, of at most `max`
+/// characters.
+fn text(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max,
+        "pattern": format!("^[^{CONTROL}]*[^\\s{CONTROL}][^{CONTROL}]*$")})
+}
+
+/// Merges `value` into the schema of `field` of component `schema` (`""`: the component).
+fn refine(schemas: &mut Map<String, Value>, schema: &str, field: &str, value: Value) {
+    let Some(target) = schemas.get_mut(schema) else {
+        return;
+    };
+    let target = if field.is_empty() {
+        Some(target)
+    } else {
+        target.get_mut("properties").and_then(|p| p.get_mut(field))
+    };
+    let Some(Value::Object(target)) = target else {
+        return;
+    };
+    // A nullable field (`["string", "null"]` or `oneOf` with null) keeps accepting null.
+    let nullable = target
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.contains(&json!("null")))
+        || target.get("oneOf").is_some();
+    let Value::Object(value) = value else {
+        return;
+    };
+    if nullable {
+        target.clear();
+        target.insert(
+            "oneOf".into(),
+            json!([{"type": "null"}, Value::Object(value)]),
+        );
+    } else {
+        target.extend(value);
     }
+}
+
+/// What the handlers check, stated in the schema (so that a value the schema calls valid is
+/// accepted, and one it calls invalid is refused).
+fn request_rules(schemas: &mut Map<String, Value>) {
+    let all_codes: Vec<String> = currencies().into_iter().flat_map(|(_, c)| c).collect();
+    schemas.insert(
+        "Currency".into(),
+        json!({"type": "string", "enum": all_codes, "description": "ISO 4217 code (with a minor unit)"}),
+    );
+    schemas.insert(
+        "BasisPoints".into(),
+        json!({"type": "integer", "minimum": 0, "maximum": 10000,
+            "description": "A rate in basis points: 1 bp = 0.01 %, 10 000 bp = 100 %."}),
+    );
+    schemas.insert(
+        "Domain".into(),
+        json!({"type": "string", "maxLength": 253,
+            "pattern": "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?=[A-Za-z0-9-]*[A-Za-z-])[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+            "description": "A domain name (lower-cased), at least two labels, the last not all digits; it covers its subdomains"}),
+    );
+    schemas.insert(
+        "Rate".into(),
+        json!({"type": "string", "pattern": "^(?=[0-9.]*[1-9])0*[0-9]{1,8}(?:\\.[0-9]{1,10})?$",
+            "description": "Units of the program currency per unit of the other currency: an exact positive decimal below 10^8, at most 10 decimals"}),
+    );
+    refine(schemas, "NewCreator", "name", text(200));
+    refine(
+        schemas,
+        "NewCreator",
+        "payout_email",
+        json!({"type": "string", "maxLength": 254,
+            "pattern": format!("^[^@\\s{CONTROL}]+@[^@.\\s{CONTROL}](?:[^@\\s{CONTROL}]*\\.[^@\\s{CONTROL}]*)[^@.\\s{CONTROL}]$")}),
+    );
+    for program in ["NewProgram", "ProgramPatch"] {
+        refine(schemas, program, "name", text(200));
+        refine(
+            schemas,
+            program,
+            "allowed_domains",
+            json!({"minItems": 1, "maxItems": 50}),
+        );
+        refine(
+            schemas,
+            program,
+            "click_param",
+            json!({"type": "string", "pattern": "^(?!utm_)[A-Za-z0-9_]{1,32}$"}),
+        );
+        refine(
+            schemas,
+            program,
+            "attribution_window_days",
+            json!({"type": "integer", "minimum": 1, "maximum": 365}),
+        );
+        refine(
+            schemas,
+            program,
+            "holding_days",
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_HOLDING_DAYS}),
+        );
+        refine(
+            schemas,
+            program,
+            "max_orders_per_click",
+            json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+        );
+    }
+    refine(
+        schemas,
+        "CommissionPlan",
+        "creator_overrides",
+        json!({
+        "propertyNames": {"pattern": "^cre_[A-Za-z0-9_-]{22}$"}, "maxProperties": MAX_LIST_LEN}),
+    );
+    refine(
+        schemas,
+        "CommissionPlan",
+        "product_overrides",
+        json!({
+        "propertyNames": {"pattern": format!("^[!-~]{{1,{MAX_ID_LEN}}}$")}, "maxProperties": MAX_LIST_LEN}),
+    );
+    refine(
+        schemas,
+        "CommissionPlan",
+        "recurring_months",
+        json!({"minimum": 0, "maximum": 120}),
+    );
+    refine(
+        schemas,
+        "ClickCommission",
+        "daily_cap",
+        json!({"minimum": 1, "maximum": u32::MAX}),
+    );
+    // A creator key names its creator, other keys none.
+    schemas.insert(
+        "NewApiKey".into(),
+        json!({"oneOf": [
+            {"type": "object", "additionalProperties": false, "required": ["role", "creator_id"],
+             "properties": {"role": {"type": "string", "enum": ["creator"]},
+                "creator_id": reference("CreatorId"), "label": {"oneOf": [{"type": "null"}, text_any(100)]}}},
+            {"type": "object", "additionalProperties": false, "required": ["role"],
+             "properties": {"role": {"type": "string", "enum": ["admin", "finance"]},
+                "creator_id": {"type": "null"}, "label": {"oneOf": [{"type": "null"}, text_any(100)]}}}
+        ]}),
+    );
+    refine(schemas, "NewLink", "code", reference("LinkCode"));
+    refine(
+        schemas,
+        "NewPromoCode",
+        "code",
+        json!({"type": "string", "pattern": "^\\s*[A-Za-z0-9_-]{2,64}\\s*$"}),
+    );
+    refine(schemas, "NewAdjustment", "note", text(MAX_TEXT_LEN));
+    refine(schemas, "FailedPayout", "reason", text(MAX_TEXT_LEN));
+    refine(schemas, "PaidPayout", "external_ref", text(200));
+    refine(
+        schemas,
+        "PaidPayout",
+        "paid_on",
+        json!({"type": "string", "format": "date"}),
+    );
+    refine(
+        schemas,
+        "NewSettlement",
+        "date",
+        json!({"type": "string", "format": "date"}),
+    );
+    refine(
+        schemas,
+        "NewSecret",
+        "secret",
+        json!({"type": "string", "pattern": "^[!-~]{8,512}$"}),
+    );
+    refine(
+        schemas,
+        "FxRates",
+        "rates",
+        json!({
+        "type": "object", "maxProperties": MAX_LIST_LEN,
+        "propertyNames": reference("Currency"), "additionalProperties": reference("Rate")}),
+    );
+}
+
+/// Text without control characters (blank allowed), at most `max` characters.
+fn text_any(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max, "pattern": format!("^[^{CONTROL}]*$")})
 }
 
 /// `doc` completed (see the module documentation), as the JSON `/openapi.json` serves.
@@ -485,7 +682,7 @@ pub fn complete(doc: &utoipa::openapi::OpenApi) -> Value {
     if let Some(schemas) = value["components"]["schemas"].as_object_mut() {
         component_formats(schemas);
         request_amounts(schemas);
-        text_bounds(schemas);
+        request_rules(schemas);
     }
     value
 }

@@ -188,6 +188,15 @@ pub fn openapi() -> serde_json::Value {
 
 /// `/api/...`, `/openapi.json` and `/health`, with a JSON 404 for anything else.
 pub fn router(state: Arc<ApiState>) -> Router {
+    // Read the cursor key now, off any request's path (a listing would otherwise pay for it).
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let warm = state.clone();
+        runtime.spawn(async move {
+            if let Err(err) = warm.cursor_key().await {
+                tracing::warn!(error = %err, "the cursor key is not readable yet; read at first use");
+            }
+        });
+    }
     let (routes, _) = api_routes().split_for_parts();
     let document = Arc::new(openapi());
     let router = routes

@@ -12,8 +12,10 @@
 //!   in a partition the caller may read (scope filters choose the partition, before paging).
 //! - The key is a random secret kept in the store's settings (`cursor_secret`, created once,
 //!   create-if-absent, so every process and Lambda instance on a table shares it), read once
-//!   per process and cached in [`crate::ApiState`].
+//!   per process (in the background when the router is built, else at first use) and cached
+//!   in [`crate::ApiState`]. An empty `cursor` is the first page.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -119,7 +121,11 @@ fn invalid_limit() -> HttpError {
 
 /// Checks `limit` and swaps a sealed `cursor` for the store's own; `None` when the query has
 /// no cursor (nothing to rewrite).
-fn open_query(key: &[u8], binding: &Binding, uri: &Uri) -> Result<Option<Uri>, HttpError> {
+async fn open_query(
+    state: &ApiState,
+    binding: &Binding,
+    uri: &Uri,
+) -> Result<Option<Uri>, HttpError> {
     let pairs = query_pairs(uri);
     for (_, limit) in pairs.iter().filter(|(k, _)| k == "limit") {
         match limit.parse::<usize>() {
@@ -137,7 +143,7 @@ fn open_query(key: &[u8], binding: &Binding, uri: &Uri) -> Result<Option<Uri>, H
     // An empty cursor is the first page (as if none were sent).
     let inner = match sealed.as_str() {
         "" => None,
-        sealed => Some(binding.open(key, sealed)?),
+        sealed => Some(binding.open(&state.cursor_key().await?, sealed)?),
     };
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
@@ -162,7 +168,7 @@ fn open_query(key: &[u8], binding: &Binding, uri: &Uri) -> Result<Option<Uri>, H
 }
 
 /// Seals the `next_cursor` of a listing's answer.
-async fn seal_answer(key: &[u8], binding: &Binding, response: Response) -> Response {
+async fn seal_answer(state: &ApiState, binding: &Binding, response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -181,15 +187,28 @@ async fn seal_answer(key: &[u8], binding: &Binding, response: Response) -> Respo
         )
         .into_response();
     };
-    let sealed =
-        serde_json::from_slice::<std::collections::BTreeMap<String, Box<RawValue>>>(&bytes)
-            .ok()
-            .and_then(|mut fields| {
-                let inner: String = serde_json::from_str(fields.get("next_cursor")?.get()).ok()?;
-                let value = serde_json::to_string(&binding.seal(key, &inner)).ok()?;
-                fields.insert("next_cursor".into(), RawValue::from_string(value).ok()?);
-                serde_json::to_vec(&fields).ok()
-            });
+    let found = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(&bytes)
+        .ok()
+        .and_then(|fields| {
+            let inner: String = serde_json::from_str(fields.get("next_cursor")?.get()).ok()?;
+            Some((fields, inner))
+        });
+    let sealed = match found {
+        Some((mut fields, inner)) => {
+            let key = match state.cursor_key().await {
+                Ok(key) => key,
+                Err(err) => return HttpError::from(err).into_response(),
+            };
+            serde_json::to_string(&binding.seal(&key, &inner))
+                .ok()
+                .and_then(|value| RawValue::from_string(value).ok())
+                .and_then(|value| {
+                    fields.insert("next_cursor".into(), value);
+                    serde_json::to_vec(&fields).ok()
+                })
+        }
+        None => None,
+    };
     match sealed {
         Some(body) => {
             parts.headers.remove(header::CONTENT_LENGTH);
@@ -213,19 +232,15 @@ pub(crate) async fn paging(
     let Ok(caller) = authenticate(&state, request.headers()).await else {
         return next.run(request).await;
     };
-    let key = match state.cursor_key().await {
-        Ok(key) => key,
-        Err(err) => return HttpError::from(err).into_response(),
-    };
     let binding = Binding::of(&caller, request.uri());
-    match open_query(&key, &binding, request.uri()) {
+    match open_query(&state, &binding, request.uri()).await {
         Ok(Some(uri)) => *request.uri_mut() = uri,
         Ok(None) => {}
         Err(err) => return err.into_response(),
     }
     request.extensions_mut().insert(caller);
     let response = next.run(request).await;
-    seal_answer(&key, &binding, response).await
+    seal_answer(&state, &binding, response).await
 }
 
 #[cfg(test)]
