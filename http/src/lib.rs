@@ -1,6 +1,7 @@
 //! The HTTP pieces every linkledger function shares, so each rule is written once:
 //! the `{"error":{"code","message"}}` shape, a JSON extractor whose rejections use it,
 //! and how a client's address is read.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::net::SocketAddr;
 

@@ -51,7 +51,7 @@ pub fn next_settlement(now: time::OffsetDateTime, at: time::Time) -> time::Offse
     if today > now {
         today
     } else {
-        today + time::Duration::days(1)
+        today.checked_add(time::Duration::days(1)).unwrap_or(today)
     }
 }
 

@@ -116,7 +116,7 @@ fn link_code_pattern() -> String {
 /// Decimal amounts with at most `exponent` decimals whose minor units lie within ±10^13
 /// (leading zeros allowed, as the parser allows them).
 fn amount_pattern(exponent: u32, signed: bool) -> String {
-    let bound_digits = MAX_AMOUNT_MINOR.to_string().len() - 1; // 10^13 → 13
+    let bound_digits = MAX_AMOUNT_MINOR.to_string().len().saturating_sub(1); // 10^13 → 13
     let whole = bound_digits.saturating_sub(exponent as usize); // digits of 10^whole
     let sign = if signed { "-?" } else { "" };
     let fraction = |digits: &str| {

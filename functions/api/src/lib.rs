@@ -2,6 +2,7 @@
 //!
 //! Every route is registered through `utoipa-axum`, so the OpenAPI document is generated from
 //! the same list that routes requests: a route cannot exist undocumented.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 mod audit;
 mod auth;

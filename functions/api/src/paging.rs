@@ -85,7 +85,7 @@ impl Binding {
 
     fn seal(&self, key: &[u8], inner: &str) -> String {
         let tag = self.mac(key, inner.as_bytes()).finalize().into_bytes();
-        let mut sealed = Vec::with_capacity(TAG_LEN + inner.len());
+        let mut sealed = Vec::with_capacity(TAG_LEN.saturating_add(inner.len()));
         sealed.extend_from_slice(&tag);
         sealed.extend_from_slice(inner.as_bytes());
         URL_SAFE_NO_PAD.encode(sealed)

@@ -1,5 +1,6 @@
 //! The redirect function: `GET /{code}` records one click and answers `302` to the link's
 //! destination with the click id appended; `HEAD` answers the same without recording.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 mod cache;
 mod target;
@@ -179,10 +180,11 @@ pub async fn redirect(
             country: country(&headers),
             referrer_host: referrer_host(&headers),
         };
-        let expires = now
-            + time::Duration::days(
-                i64::from(resolved.program.attribution_window_days) + RETENTION_MARGIN_DAYS,
-            );
+        let retention = time::Duration::days(
+            i64::from(resolved.program.attribution_window_days)
+                .saturating_add(RETENTION_MARGIN_DAYS),
+        );
+        let expires = now.checked_add(retention).unwrap_or(now);
         if let Err(err) = state.store.record_click(&click, expires).await {
             // The shopper still gets where they were going; the loss is logged and counted.
             state.click_write_failures.fetch_add(1, Ordering::Relaxed);

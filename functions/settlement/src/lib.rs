@@ -12,6 +12,7 @@
 //! (the alarm in `template.yaml` counts these), and the chunk completes. Only a store outage
 //! fails a chunk: it is reported (`ReportBatchItemFailures`) and redelivered; its creators
 //! already settled are skipped by their line guards, so a retry pays only the rest.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
