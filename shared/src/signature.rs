@@ -113,9 +113,11 @@ pub fn verify_timestamped(
     if !matched {
         return Err(SignatureError::Mismatch);
     }
-    let age = now_unix - timestamp;
-    if age.abs() > TOLERANCE_SECONDS {
-        return Err(SignatureError::Stale { age_seconds: age });
+    // `abs_diff` cannot overflow: a `t` of `now - 2^63` or `i64::MIN` is far away, not near.
+    if now_unix.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
+        return Err(SignatureError::Stale {
+            age_seconds: now_unix.saturating_sub(timestamp),
+        });
     }
     Ok(())
 }
@@ -192,6 +194,43 @@ mod tests {
         assert_eq!(
             verify_timestamped(b"new", b"body", Some("t=1000"), 1000),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    /// Finding 8 of issue 10: `now - t` wrapped for a `t` near `i64::MIN` and `abs()` stayed
+    /// negative, so a signature from 2^63 seconds ago passed the window.
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_stale() {
+        let now: i64 = 1_800_000_000;
+        let far_past = i64::MIN + now; // now - 2^63
+        for t in [far_past, i64::MIN, i64::MIN + 1, i64::MAX, -1, 0] {
+            let header = sign_timestamped(b"k", t, b"body");
+            assert!(
+                matches!(
+                    verify_timestamped(b"k", b"body", Some(&header), now),
+                    Err(SignatureError::Stale { .. })
+                ),
+                "t = {t} must be stale"
+            );
+        }
+        let header = sign_timestamped(b"k", i64::MIN, b"body");
+        assert!(matches!(
+            verify_timestamped(b"k", b"body", Some(&header), i64::MAX),
+            Err(SignatureError::Stale {
+                age_seconds: i64::MAX
+            })
+        ));
+        let header = sign_timestamped(b"k", i64::MAX, b"body");
+        assert!(matches!(
+            verify_timestamped(b"k", b"body", Some(&header), i64::MIN),
+            Err(SignatureError::Stale {
+                age_seconds: i64::MIN
+            })
+        ));
+        let header = sign_timestamped(b"k", i64::MAX, b"body");
+        assert_eq!(
+            verify_timestamped(b"k", b"body", Some(&header), i64::MAX),
+            Ok(())
         );
     }
 }
