@@ -3,12 +3,14 @@
 //!
 //! Each request is checked in this order: the program exists (404), it has a secret for the
 //! platform (401), the platform's signature over the raw body holds (401, Stripe and postback
-//! also within 300 s of now), the body parses and names every field we need (400 naming the
-//! field). Then each fact is normalized into a [`ConversionEvent`] and sent to the conversions
+//! also within 300 s of now; the window is compared without overflow), the body is strict JSON
+//! (no duplicate keys) and every field we need is there, well-typed and inside the domain's
+//! limits (400 `malformed_body` naming the field, never echoing its value). Then each fact is normalized into a [`ConversionEvent`] and sent to the conversions
 //! queue; only once the queue holds it do we answer 200. Topics we do not book get
 //! 200 `{"ignored": "<topic>"}` so the platform stops retrying.
 
 mod fields;
+mod json;
 mod postback;
 mod shopify;
 mod stripe;
@@ -17,16 +19,18 @@ mod woocommerce;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 use utoipa::OpenApi;
 
 use linkledger_http::{HttpError, Path};
 use linkledger_shared::conversion::{ConversionEvent, Fact, Platform};
 use linkledger_shared::ids::ProgramId;
+use linkledger_shared::limits::{self, LimitError};
 use linkledger_shared::ports::Queue;
 use linkledger_shared::signature::{verify_body_base64, verify_timestamped, SignatureError};
 use linkledger_shared::store::Store;
@@ -52,15 +56,64 @@ pub enum Normalized {
     Ignored(String),
 }
 
-/// A required platform header, as text.
+/// A required platform header (a topic, a delivery id): an id by [`limits::check_id`].
 pub(crate) fn header(headers: &HeaderMap, name: &str) -> Result<String, BadField> {
-    headers
+    let path = format!("header {name}");
+    let value = headers
         .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .ok_or_else(|| BadField::new(&path, "is required"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| BadField::new(&path, LimitError::Charset.to_string()))?;
+    limits::check_id(text)
         .map(str::to_string)
-        .ok_or_else(|| BadField::new(&format!("header {name}"), "is required"))
+        .map_err(|e| BadField::new(&path, e.to_string()))
+}
+
+/// Turns a verified body into the facts to book (or the topic we ignore), applying every input
+/// limit on the way: the one entry point of the four normalizers (the handlers, the property
+/// tests and the fuzz targets call it). `click_param` is the program's click parameter; `now`
+/// bounds the timestamps. It never panics, whatever the bytes.
+pub fn normalize(
+    platform: Platform,
+    headers: &HeaderMap,
+    body: &[u8],
+    click_param: &str,
+    now: OffsetDateTime,
+) -> Result<Normalized, BadField> {
+    let json = json::parse_json(body)?;
+    match platform {
+        Platform::Shopify => shopify::normalize(headers, &json, click_param, now),
+        Platform::Stripe => stripe::normalize(&json, click_param, now),
+        Platform::Woocommerce => woocommerce::normalize(headers, &json, click_param, now),
+        Platform::Postback => postback::normalize(&json, body, now),
+    }
+}
+
+/// The raw body (the signatures are over its bytes), at most [`MAX_BODY_BYTES`]. Reading it fails
+/// in our error shape: 413 `payload_too_large` past the limit, 400 `invalid_request` when the
+/// stream breaks off (axum's own rejections are plain text).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    HttpError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    HttpError::bad_request("invalid_request", "the request body could not be read")
+                }
+            })
+    }
 }
 
 fn malformed(field: BadField) -> HttpError {
@@ -107,25 +160,29 @@ async fn ingest(
         })?;
     let secret = secret.secret.as_bytes();
     let signature = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = linkledger_shared::now().unix_timestamp();
+    let now = linkledger_shared::now();
     match platform {
         Platform::Shopify => verify_body_base64(secret, body, signature("x-shopify-hmac-sha256")),
         Platform::Woocommerce => {
             verify_body_base64(secret, body, signature("x-wc-webhook-signature"))
         }
-        Platform::Stripe => verify_timestamped(secret, body, signature("stripe-signature"), now),
-        Platform::Postback => verify_timestamped(secret, body, signature(POSTBACK_SIGNATURE), now),
+        Platform::Stripe => verify_timestamped(
+            secret,
+            body,
+            signature("stripe-signature"),
+            now.unix_timestamp(),
+        ),
+        Platform::Postback => verify_timestamped(
+            secret,
+            body,
+            signature(POSTBACK_SIGNATURE),
+            now.unix_timestamp(),
+        ),
     }
     .map_err(signature_error)?;
 
-    let json = fields::parse_json(body).map_err(malformed)?;
-    let normalized = match platform {
-        Platform::Shopify => shopify::normalize(headers, &json, &program),
-        Platform::Stripe => stripe::normalize(&json, &program),
-        Platform::Woocommerce => woocommerce::normalize(headers, &json, &program),
-        Platform::Postback => postback::normalize(&json, body),
-    }
-    .map_err(malformed)?;
+    let normalized =
+        normalize(platform, headers, body, &program.click_param, now).map_err(malformed)?;
     let facts = match normalized {
         Normalized::Ignored(topic) => {
             tracing::info!(platform = platform.as_str(), %topic, "webhook ignored");
@@ -133,18 +190,26 @@ async fn ingest(
         }
         Normalized::Facts(facts) => facts,
     };
-    let received_at = linkledger_shared::now();
-    let mut deliveries = Vec::new();
+    // Every normalizer applies the limits field by field; the worker's own check runs here too,
+    // on every event before any is sent, so nothing answered 200 can be parked as poison later.
+    let mut messages = Vec::new();
     for (delivery_id, fact) in facts {
         let event = ConversionEvent {
             program_id: program.id.clone(),
             platform,
-            delivery_id: delivery_id.clone(),
-            received_at,
+            delivery_id,
+            received_at: now,
             fact,
         };
+        event
+            .check_bounds(now)
+            .map_err(|reason| HttpError::bad_request("malformed_body", reason))?;
         let message = serde_json::to_string(&event)
             .map_err(|e| HttpError::bad_request("malformed_body", e.to_string()))?;
+        messages.push((event.delivery_id, message));
+    }
+    let mut deliveries = Vec::new();
+    for (delivery_id, message) in messages {
         // Only a message the queue holds may be answered 2xx; otherwise the platform retries.
         state.conversions.send(&message).await.map_err(|err| {
             tracing::error!(error = %err, platform = platform.as_str(), "enqueueing a conversion failed");
@@ -165,13 +230,14 @@ macro_rules! platform_route {
                 (status = 200, description = "`{\"queued\": [delivery ids]}`, or `{\"ignored\": topic}`"),
                 (status = 400, body = linkledger_http::ErrorBody, description = "malformed body (the message names the field)"),
                 (status = 401, body = linkledger_http::ErrorBody, description = "missing, bad or stale signature; no secret configured"),
+                (status = 413, body = linkledger_http::ErrorBody, description = "the body is over 1 MiB (`payload_too_large`)"),
                 (status = 404, body = linkledger_http::ErrorBody, description = "unknown program"),
                 (status = 503, body = linkledger_http::ErrorBody, description = "the queue is unavailable: retry")))]
         pub async fn $name(
             State(state): State<Arc<WebhookState>>,
             Path(program): Path<String>,
             headers: HeaderMap,
-            body: Bytes,
+            RawBody(body): RawBody,
         ) -> Result<(StatusCode, axum::Json<Value>), HttpError> {
             ingest(&state, $platform, &program, &headers, &body).await
         }

@@ -12,11 +12,12 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, Lead, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
 
-use crate::fields::{BadField, Fields};
+use crate::fields::{display_key, non_negative, BadField, Fields};
 use crate::Normalized;
 
 const FIELDS: &[&str] = &[
@@ -31,37 +32,33 @@ const FIELDS: &[&str] = &[
     "event_id",
 ];
 
-pub fn normalize(json: &Value, body: &[u8]) -> Result<Normalized, BadField> {
+pub fn normalize(json: &Value, body: &[u8], now: OffsetDateTime) -> Result<Normalized, BadField> {
     let object = json
         .as_object()
         .ok_or_else(|| BadField::new("body", "must be a JSON object"))?;
     if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(BadField::new(unknown, "unknown field"));
+        return Err(BadField::new(&display_key(unknown), "unknown field"));
     }
-    let f = Fields::root(json);
-    let occurred_at = match f.opt_str("occurred_at")? {
+    let f = Fields::root(json, now);
+    let occurred_at = match f.opt("occurred_at") {
         Some(_) => f.rfc3339("occurred_at")?,
-        None => linkledger_shared::now(),
+        None => now,
     };
-    let delivery = match f.opt_str("event_id")? {
-        Some(id) => id.to_string(),
+    let delivery = match f.opt_str_id("event_id")? {
+        Some(id) => id,
         None => hex::encode(Sha256::digest(body)),
     };
     let order_id = f.id("order_id")?;
-    let click_id = f.opt_str("click_id")?.map(str::to_string);
-    let coupons: Vec<String> = f
-        .opt_str("coupon")?
-        .map(str::to_string)
-        .into_iter()
-        .collect();
-    let email = f.opt_str("customer_email")?.map(email_hash);
+    let click_id = f.opt_str_id("click_id")?;
+    let coupons: Vec<String> = f.opt_code("coupon")?.into_iter().collect();
+    let email = f.opt_text("customer_email")?.map(email_hash);
+    let amount = || -> Result<_, BadField> {
+        let currency = f.currency("currency")?;
+        non_negative("amount", f.money("amount", currency)?)
+    };
     let fact = match f.str("event")? {
         "sale" => {
-            let currency = f.currency("currency")?;
-            let amount = f.money("amount", currency)?;
-            if amount.is_negative() {
-                return Err(BadField::new("amount", "must not be negative"));
-            }
+            let amount = amount()?;
             Fact::Sale(Sale {
                 order_id,
                 aliases: Vec::new(),
@@ -83,24 +80,12 @@ pub fn normalize(json: &Value, body: &[u8]) -> Result<Normalized, BadField> {
             coupons,
             customer_email_hash: email,
         }),
-        "refund" => {
-            let currency = f.currency("currency")?;
-            let amount = f.money("amount", currency)?;
-            if amount.is_negative() {
-                return Err(BadField::new("amount", "must not be negative"));
-            }
-            Fact::Refund(Refund {
-                order_refs: vec![order_id],
-                occurred_at,
-                refunded: Refunded::Cumulative(amount),
-            })
-        }
-        other => {
-            return Err(BadField::new(
-                "event",
-                format!("{other:?} is not one of sale, lead, refund"),
-            ))
-        }
+        "refund" => Fact::Refund(Refund {
+            order_refs: vec![order_id],
+            occurred_at,
+            refunded: Refunded::Cumulative(amount()?),
+        }),
+        _ => return Err(BadField::new("event", "must be one of sale, lead, refund")),
     };
     Ok(Normalized::Facts(vec![(delivery, fact)]))
 }

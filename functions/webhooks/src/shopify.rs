@@ -8,25 +8,27 @@
 
 use axum::http::HeaderMap;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, LineItem, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
+use linkledger_shared::limits;
 use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::program::Program;
 
-use crate::fields::{BadField, Fields};
+use crate::fields::{bounded, net_of, non_negative, sum, BadField, Fields};
 use crate::{header, Normalized};
 
 pub fn normalize(
     headers: &HeaderMap,
     json: &Value,
-    program: &Program,
+    click_param: &str,
+    now: OffsetDateTime,
 ) -> Result<Normalized, BadField> {
     let topic = header(headers, "x-shopify-topic")?;
     let delivery = header(headers, "x-shopify-webhook-id")?;
-    let f = Fields::root(json);
+    let f = Fields::root(json, now);
     let fact = match topic.as_str() {
-        "orders/paid" => Fact::Sale(sale(&f, program)?),
+        "orders/paid" => Fact::Sale(sale(&f, click_param)?),
         "refunds/create" => match refund(&f)? {
             Some(refund) => Fact::Refund(refund),
             None => return Ok(Normalized::Ignored(format!("{topic} (no refunded items)"))),
@@ -36,31 +38,20 @@ pub fn normalize(
     Ok(Normalized::Facts(vec![(delivery, fact)]))
 }
 
+/// A non-negative `*_set.shop_money.amount`.
 fn shop_money(f: &Fields<'_>, path: &str, currency: Currency) -> Result<Money, BadField> {
-    f.money(&format!("{path}.shop_money.amount"), currency)
-}
-
-fn sum(
-    amounts: impl IntoIterator<Item = Result<Money, BadField>>,
-    currency: Currency,
-    path: &str,
-) -> Result<Money, BadField> {
-    amounts
-        .into_iter()
-        .try_fold(Money::zero(currency), |total, m| {
-            total
-                .checked_add(m?)
-                .map_err(|e| BadField::new(path, e.to_string()))
-        })
+    let path = format!("{path}.shop_money.amount");
+    non_negative(&f.full(&path), f.money(&path, currency)?)
 }
 
 /// The click id: the cart attribute the storefront script set (copied to `note_attributes`),
-/// else the `landing_site` query.
+/// else the `landing_site` query. Both are the shopper's text: a value that is not an id is
+/// no click ([`Fields::opt_hint`]).
 fn click_id(f: &Fields<'_>, param: &str) -> Result<Option<String>, BadField> {
     for attribute in f.array("note_attributes")? {
         if attribute.opt_str("name")? == Some(param) {
-            if let Some(value) = attribute.opt_str("value")? {
-                return Ok(Some(value.to_string()));
+            if let Some(value) = attribute.opt_hint("value", false)? {
+                return Ok(Some(value));
             }
         }
     }
@@ -74,23 +65,23 @@ fn click_id(f: &Fields<'_>, param: &str) -> Result<Option<String>, BadField> {
         url.query_pairs()
             .find(|(k, _)| k == param)
             .map(|(_, v)| v.into_owned())
+            .filter(|v| limits::check_id(v).is_ok())
     }))
 }
 
-fn sale(f: &Fields<'_>, program: &Program) -> Result<Sale, BadField> {
+fn sale(f: &Fields<'_>, click_param: &str) -> Result<Sale, BadField> {
     let currency = f.currency("currency")?;
     // "The price of the order in the shop currency after discounts but before shipping, duties,
     // taxes, and tips" (Order resource, `subtotal_price`).
     let mut net = match f.opt("subtotal_price_set") {
         Some(_) => shop_money(f, "subtotal_price_set", currency)?,
-        None => f.money("subtotal_price", currency)?,
+        None => non_negative("subtotal_price", f.money("subtotal_price", currency)?)?,
     };
     let items = f.array("line_items")?;
     let mut lines = Vec::new();
     let mut included_tax = Vec::new();
     for item in &items {
-        let quantity = u32::try_from(item.int("quantity")?)
-            .map_err(|_| BadField::new(&item.full("quantity"), "must not be negative"))?;
+        let quantity = item.quantity("quantity")?;
         let price = shop_money(item, "price_set", currency)?;
         let discounts = sum(
             item.array("discount_allocations")?
@@ -101,18 +92,18 @@ fn sale(f: &Fields<'_>, program: &Program) -> Result<Sale, BadField> {
         )?;
         let gross = price
             .times_fraction(i64::from(quantity), 1)
-            .map_err(|e| BadField::new(&item.full("price_set"), e.to_string()))?;
-        let line_net = gross
-            .checked_sub(discounts)
-            .map_err(|e| BadField::new(&item.full("discount_allocations"), e.to_string()))?;
+            .map_err(|e| BadField::new(&item.full("quantity"), e.to_string()))
+            .and_then(|gross| bounded(&item.full("quantity"), gross))?;
+        let line_net = net_of(&item.full("discount_allocations"), gross, discounts)?;
         for tax in item.array("tax_lines")? {
             included_tax.push(shop_money(&tax, "price_set", currency));
         }
         lines.push(LineItem {
-            sku: item
-                .opt_str("sku")?
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            sku: match item.opt_str("sku")? {
+                // Shopify sends `""` for a variant without a SKU.
+                Some("") | None => None,
+                Some(_) => Some(item.str_id("sku")?),
+            },
             product_id: item.opt_id("product_id")?,
             quantity,
             net: line_net,
@@ -121,28 +112,27 @@ fn sale(f: &Fields<'_>, program: &Program) -> Result<Sale, BadField> {
     // With `taxes_included` (VAT-style shops) the subtotal contains the line taxes: take them out.
     if f.opt("taxes_included") == Some(&Value::Bool(true)) {
         let tax = sum(included_tax, currency, "line_items[].tax_lines")?;
-        net = net
-            .checked_sub(tax)
-            .map_err(|e| BadField::new("subtotal_price", e.to_string()))?;
+        net = net_of("subtotal_price", net, tax)?;
     }
-    let occurred_at = match f.opt_str("processed_at")? {
+    let occurred_at = match f.opt("processed_at") {
         Some(_) => f.rfc3339("processed_at")?,
         None => f.rfc3339("created_at")?,
     };
-    let email = f.opt_str("email")?.or(f.opt_str("contact_email")?);
-    let coupons = f
-        .array("discount_codes")?
-        .iter()
-        .filter_map(|d| d.opt_str("code").transpose())
-        .map(|c| c.map(str::to_string))
-        .collect::<Result<Vec<_>, _>>()?;
+    let email = match f.opt_text("email")? {
+        Some(email) => Some(email),
+        None => f.opt_text("contact_email")?,
+    };
+    let mut coupons = Vec::new();
+    for discount in f.array("discount_codes")? {
+        coupons.extend(discount.opt_hint("code", true)?);
+    }
     Ok(Sale {
         order_id: f.id("id")?,
         aliases: Vec::new(),
         occurred_at,
         net,
         refund_basis: net,
-        click_id: click_id(f, &program.click_param)?,
+        click_id: click_id(f, click_param)?,
         coupons,
         customer_email_hash: email.map(email_hash),
         customer_ref: None,

@@ -7,138 +7,153 @@
 //! Amounts are integers in the currency's minor unit; currencies are lower-case ISO codes.
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
-use linkledger_shared::program::Program;
+use linkledger_shared::money::Money;
 
-use crate::fields::{BadField, Fields};
+use crate::fields::{net_of, non_negative, BadField, Fields};
 use crate::Normalized;
 
-pub fn normalize(json: &Value, program: &Program) -> Result<Normalized, BadField> {
-    let event = Fields::root(json);
-    let kind = event.str("type")?.to_string();
-    let delivery = event.str("id")?.to_string();
+pub fn normalize(
+    json: &Value,
+    click_param: &str,
+    now: OffsetDateTime,
+) -> Result<Normalized, BadField> {
+    let event = Fields::root(json, now);
+    let kind = event.str_id("type")?;
+    let delivery = event.str_id("id")?;
     let created = event.unix("created")?;
-    let o = Fields::root(
-        event
-            .opt("data.object")
-            .ok_or_else(|| BadField::new("data.object", "is required"))?,
-    );
-    let with_prefix = |e: BadField| BadField::new(&format!("data.object.{}", e.path), e.reason);
+    let o = event.object("data.object")?;
     let fact = match kind.as_str() {
         "checkout.session.completed" => {
-            if o.opt_str("payment_status").map_err(with_prefix)? != Some("paid") {
+            if o.opt_str("payment_status")? != Some("paid") {
                 // Delayed methods pay later: `checkout.session.async_payment_succeeded`.
                 return Ok(Normalized::Ignored(format!("{kind} (not paid yet)")));
             }
-            Fact::Sale(checkout(&o, program, created).map_err(with_prefix)?)
+            Fact::Sale(checkout(&o, click_param, created)?)
         }
         "checkout.session.async_payment_succeeded" => {
-            Fact::Sale(checkout(&o, program, created).map_err(with_prefix)?)
+            Fact::Sale(checkout(&o, click_param, created)?)
         }
         "invoice.paid" => {
             // The first invoice of a subscription is the checkout's own payment, booked from
             // `checkout.session.completed`; later cycles are renewals.
-            if o.opt_str("billing_reason").map_err(with_prefix)? == Some("subscription_create") {
+            if o.opt_str("billing_reason")? == Some("subscription_create") {
                 return Ok(Normalized::Ignored(format!("{kind} (subscription_create)")));
             }
-            Fact::Sale(renewal(&o, created).map_err(with_prefix)?)
+            Fact::Sale(renewal(&o, created)?)
         }
-        "charge.refunded" => Fact::Refund(refund(&o, created).map_err(with_prefix)?),
+        "charge.refunded" => Fact::Refund(refund(&o, created)?),
         _ => return Ok(Normalized::Ignored(kind)),
     };
     Ok(Normalized::Facts(vec![(delivery, fact)]))
 }
 
-fn checkout(
-    o: &Fields<'_>,
-    program: &Program,
-    created: time::OffsetDateTime,
-) -> Result<Sale, BadField> {
-    let currency = o.currency("currency")?;
-    let subtotal = o.minor("amount_subtotal", currency)?;
-    let discount = o.opt_int("total_details.amount_discount")?.unwrap_or(0);
-    // `amount_subtotal` is before discounts, tax and shipping; the discount comes off.
-    let net = subtotal
-        .checked_sub(linkledger_shared::money::Money::from_minor(
-            discount, currency,
-        ))
-        .map_err(|e| BadField::new("total_details.amount_discount", e.to_string()))?;
-    let metadata_click = o.opt_str(&format!("metadata.{}", program.click_param))?;
-    let click_id = o.opt_str("client_reference_id")?.or(metadata_click);
-    let email = o
-        .opt_str("customer_details.email")?
-        .or(o.opt_str("customer_email")?);
-    let mut aliases = Vec::new();
-    for field in ["payment_intent", "invoice"] {
-        if let Some(id) = o.opt_str(field)? {
-            aliases.push(id.to_string());
+/// The optional ids among `fields`, in that order (aliases a refund may cite).
+fn ids(o: &Fields<'_>, fields: &[&str]) -> Result<Vec<String>, BadField> {
+    let mut ids = Vec::new();
+    for field in fields {
+        if let Some(id) = o.opt_str_id(field)? {
+            ids.push(id);
         }
     }
+    Ok(ids)
+}
+
+fn checkout(o: &Fields<'_>, click_param: &str, created: OffsetDateTime) -> Result<Sale, BadField> {
+    let currency = o.currency("currency")?;
+    let subtotal = non_negative(
+        &o.full("amount_subtotal"),
+        o.minor("amount_subtotal", currency)?,
+    )?;
+    let discount = match o.opt("total_details.amount_discount") {
+        Some(_) => non_negative(
+            &o.full("total_details.amount_discount"),
+            o.minor("total_details.amount_discount", currency)?,
+        )?,
+        None => Money::zero(currency),
+    };
+    // `amount_subtotal` is before discounts, tax and shipping; the discount comes off.
+    let net = net_of(&o.full("total_details.amount_discount"), subtotal, discount)?;
+    // Set by the shop's checkout from the shopper's landing URL: a hint ([`Fields::opt_hint`]).
+    let click_id = match o.opt_hint("client_reference_id", false)? {
+        Some(id) => Some(id),
+        None => o.opt_hint(&format!("metadata.{click_param}"), false)?,
+    };
+    let email = match o.opt_text("customer_details.email")? {
+        Some(email) => Some(email),
+        None => o.opt_text("customer_email")?,
+    };
     Ok(Sale {
-        order_id: o.str("id")?.to_string(),
-        aliases,
+        order_id: o.str_id("id")?,
+        aliases: ids(o, &["payment_intent", "invoice"])?,
         occurred_at: created,
         net,
         // Refunds are of the whole charge (tax and shipping included).
-        refund_basis: o.minor("amount_total", currency)?,
-        click_id: click_id.map(str::to_string),
-        coupons: o
-            .opt_str("metadata.coupon")?
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
+        refund_basis: non_negative(&o.full("amount_total"), o.minor("amount_total", currency)?)?,
+        click_id,
+        coupons: o.opt_hint("metadata.coupon", true)?.into_iter().collect(),
         customer_email_hash: email.map(email_hash),
-        customer_ref: o.opt_str("customer")?.map(str::to_string),
+        customer_ref: o.opt_str_id("customer")?,
         lines: Vec::new(),
         renewal: false,
     })
 }
 
-fn renewal(o: &Fields<'_>, created: time::OffsetDateTime) -> Result<Sale, BadField> {
+fn renewal(o: &Fields<'_>, created: OffsetDateTime) -> Result<Sale, BadField> {
     let currency = o.currency("currency")?;
     // After discounts, without tax; shipping (rare on invoices) comes off too.
-    let net_minor = match o.opt_int("total_excluding_tax")? {
-        Some(v) => v,
-        None => o.int("subtotal")?,
-    } - o.opt_int("amount_shipping")?.unwrap_or(0);
-    let occurred_at = match o.opt_int("status_transitions.paid_at")? {
+    let (field, before_shipping) = match o.opt("total_excluding_tax") {
+        Some(_) => (
+            "total_excluding_tax",
+            o.minor("total_excluding_tax", currency)?,
+        ),
+        None => ("subtotal", o.minor("subtotal", currency)?),
+    };
+    let shipping = match o.opt("amount_shipping") {
+        Some(_) => non_negative(
+            &o.full("amount_shipping"),
+            o.minor("amount_shipping", currency)?,
+        )?,
+        None => Money::zero(currency),
+    };
+    let net = net_of(
+        &o.full("amount_shipping"),
+        non_negative(&o.full(field), before_shipping)?,
+        shipping,
+    )?;
+    let occurred_at = match o.opt("status_transitions.paid_at") {
         Some(_) => o.unix("status_transitions.paid_at")?,
         None => created,
     };
-    let mut aliases = Vec::new();
-    for field in ["payment_intent", "charge"] {
-        if let Some(id) = o.opt_str(field)? {
-            aliases.push(id.to_string());
-        }
-    }
     Ok(Sale {
-        order_id: o.str("id")?.to_string(),
-        aliases,
+        order_id: o.str_id("id")?,
+        aliases: ids(o, &["payment_intent", "charge"])?,
         occurred_at,
-        net: linkledger_shared::money::Money::from_minor(net_minor, currency),
-        refund_basis: o.minor("amount_paid", currency)?,
+        net,
+        refund_basis: non_negative(&o.full("amount_paid"), o.minor("amount_paid", currency)?)?,
         click_id: None,
         coupons: Vec::new(),
-        customer_email_hash: o.opt_str("customer_email")?.map(email_hash),
-        customer_ref: Some(o.str("customer")?.to_string()),
+        customer_email_hash: o.opt_text("customer_email")?.map(email_hash),
+        customer_ref: Some(o.str_id("customer")?),
         lines: Vec::new(),
         renewal: true,
     })
 }
 
-fn refund(o: &Fields<'_>, created: time::OffsetDateTime) -> Result<Refund, BadField> {
+fn refund(o: &Fields<'_>, created: OffsetDateTime) -> Result<Refund, BadField> {
     let currency = o.currency("currency")?;
-    let mut order_refs = Vec::new();
-    for field in ["payment_intent", "invoice", "id"] {
-        if let Some(id) = o.opt_str(field)? {
-            order_refs.push(id.to_string());
-        }
-    }
+    // The payment intent and invoice name the sale (its aliases); the charge id is always there.
+    let mut order_refs = ids(o, &["payment_intent", "invoice"])?;
+    order_refs.push(o.str_id("id")?);
     Ok(Refund {
         order_refs,
         occurred_at: created,
-        refunded: Refunded::Cumulative(o.minor("amount_refunded", currency)?),
+        refunded: Refunded::Cumulative(non_negative(
+            &o.full("amount_refunded"),
+            o.minor("amount_refunded", currency)?,
+        )?),
     })
 }

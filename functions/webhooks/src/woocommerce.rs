@@ -7,15 +7,13 @@
 
 use axum::http::HeaderMap;
 use serde_json::Value;
-use time::format_description::well_known::Iso8601;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, LineItem, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
 use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::program::Program;
 
-use crate::fields::{BadField, Fields};
+use crate::fields::{non_negative, sum, BadField, Fields};
 use crate::{header, Normalized};
 
 /// The creation ping: `webhook_id=<n>`, form-encoded, unsigned. It must get a 200.
@@ -32,7 +30,8 @@ pub fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
 pub fn normalize(
     headers: &HeaderMap,
     json: &Value,
-    program: &Program,
+    click_param: &str,
+    now: OffsetDateTime,
 ) -> Result<Normalized, BadField> {
     let topic = header(headers, "x-wc-webhook-topic")?;
     if topic != "order.created" && topic != "order.updated" {
@@ -41,28 +40,29 @@ pub fn normalize(
     // The delivery id is a hash of the webhook id and the current second, so two orders sent in
     // the same second share it: it is only a key together with the order and the fact.
     let delivery = header(headers, "x-wc-webhook-delivery-id")?;
-    let f = Fields::root(json);
+    let f = Fields::root(json, now);
     let order_id = f.id("id")?;
-    let status = f.str("status")?;
+    let status = f.str_id("status")?;
     let currency = f.currency("currency")?;
-    let total = f.money("total", currency)?;
-    let mut refunded = Money::zero(currency);
-    for r in f.array("refunds")? {
-        let amount = r.money("total", currency)?;
-        // Negative strings ("-113.00"); a positive one is taken as its magnitude.
-        let magnitude = Money::from_minor(amount.minor().abs(), currency);
-        refunded = refunded
-            .checked_add(magnitude)
-            .map_err(|e| BadField::new("refunds", e.to_string()))?;
-    }
+    let total = non_negative("total", f.money("total", currency)?)?;
+    // Refund entries are negative strings ("-113.00"); a positive one is taken as its magnitude.
+    // Bounded amounts have magnitudes that fit, so `abs` cannot overflow.
+    let mut refunded = sum(
+        f.array("refunds")?.iter().map(|r| {
+            r.money("total", currency)
+                .map(|m| Money::from_minor(m.minor().saturating_abs(), currency))
+        }),
+        currency,
+        "refunds",
+    )?;
     if status == "refunded" && refunded.minor() == 0 {
         refunded = total;
     }
     let mut facts = Vec::new();
-    if matches!(status, "processing" | "completed" | "refunded") {
+    if matches!(status.as_str(), "processing" | "completed" | "refunded") {
         facts.push((
             format!("{delivery}:{order_id}:sale"),
-            Fact::Sale(sale(&f, program, &order_id, currency, total)?),
+            Fact::Sale(sale(&f, click_param, &order_id, currency, total)?),
         ));
     }
     if refunded.minor() > 0 {
@@ -70,8 +70,7 @@ pub fn normalize(
             format!("{delivery}:{order_id}:refund:{}", refunded.minor()),
             Fact::Refund(Refund {
                 order_refs: vec![order_id.clone()],
-                occurred_at: date(&f, "date_modified_gmt")
-                    .or_else(|_| date(&f, "date_created_gmt"))?,
+                occurred_at: date(&f, "date_modified_gmt", "date_created_gmt")?,
                 refunded: Refunded::Cumulative(refunded),
             }),
         ));
@@ -82,63 +81,60 @@ pub fn normalize(
     Ok(Normalized::Facts(facts))
 }
 
-/// `*_gmt` dates carry no offset: they are UTC.
-fn date(f: &Fields<'_>, path: &str) -> Result<OffsetDateTime, BadField> {
-    let text = f.str(path)?;
-    PrimitiveDateTime::parse(text, &Iso8601::DEFAULT)
-        .map(PrimitiveDateTime::assume_utc)
-        .map_err(|_| BadField::new(path, "must be a date-time such as 2026-07-14T14:21:07"))
+/// `path`, else (when it is absent or null, as `date_paid_gmt` is before payment) `fallback`.
+/// `*_gmt` dates carry no offset: they are UTC. A date that is there but malformed or outside
+/// the window is refused, not replaced by the fallback.
+fn date(f: &Fields<'_>, path: &str, fallback: &str) -> Result<OffsetDateTime, BadField> {
+    match f.opt(path) {
+        Some(_) => f.naive_utc(path),
+        None => f.naive_utc(fallback),
+    }
 }
 
 fn sale(
     f: &Fields<'_>,
-    program: &Program,
+    click_param: &str,
     order_id: &str,
     currency: Currency,
     total: Money,
 ) -> Result<Sale, BadField> {
     // Line `total` is after discounts and before tax (`subtotal` is before discounts).
-    let mut net = Money::zero(currency);
     let mut lines = Vec::new();
     for item in f.array("line_items")? {
-        let line_net = item.money("total", currency)?;
-        net = net
-            .checked_add(line_net)
-            .map_err(|e| BadField::new("line_items", e.to_string()))?;
+        let line_net = non_negative(&item.full("total"), item.money("total", currency)?)?;
         lines.push(LineItem {
-            sku: item
-                .opt_str("sku")?
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            sku: match item.opt_str("sku")? {
+                // WooCommerce sends `""` for a product without a SKU.
+                Some("") | None => None,
+                Some(_) => Some(item.str_id("sku")?),
+            },
             product_id: item.opt_id("product_id")?,
-            quantity: u32::try_from(item.int("quantity")?)
-                .map_err(|_| BadField::new(&item.full("quantity"), "must not be negative"))?,
+            quantity: item.quantity("quantity")?,
             net: line_net,
         });
     }
+    let net = sum(lines.iter().map(|l| Ok(l.net)), currency, "line_items")?;
     let mut click_id = None;
     for meta in f.array("meta_data")? {
-        if meta.opt_str("key")? == Some(program.click_param.as_str()) {
-            click_id = meta.opt_str("value")?.map(str::to_string);
+        if meta.opt_str("key")? == Some(click_param) {
+            // Our storefront snippet copies it from the shopper's landing URL: a hint.
+            click_id = meta.opt_hint("value", false)?;
         }
     }
-    let coupons = f
-        .array("coupon_lines")?
-        .iter()
-        .filter_map(|c| c.opt_str("code").transpose())
-        .map(|c| c.map(str::to_string))
-        .collect::<Result<Vec<_>, _>>()?;
-    let occurred_at = date(f, "date_paid_gmt").or_else(|_| date(f, "date_created_gmt"))?;
+    let mut coupons = Vec::new();
+    for coupon in f.array("coupon_lines")? {
+        coupons.extend(coupon.opt_hint("code", true)?);
+    }
     Ok(Sale {
         order_id: order_id.to_string(),
         aliases: Vec::new(),
-        occurred_at,
+        occurred_at: date(f, "date_paid_gmt", "date_created_gmt")?,
         net,
         refund_basis: total,
         click_id,
         coupons,
         customer_email_hash: f
-            .opt_str("billing.email")?
+            .opt_text("billing.email")?
             .filter(|e| !e.is_empty())
             .map(email_hash),
         customer_ref: None,
