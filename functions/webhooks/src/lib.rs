@@ -9,6 +9,9 @@
 //! queue; only once the queue holds it do we answer 200. Topics we do not book get
 //! 200 `{"ignored": "<topic>"}` so the platform stops retrying.
 
+// No arithmetic on a delivery's path can panic or wrap (amounts, quantities, paths' indices).
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 mod fields;
 mod json;
 mod postback;
