@@ -5,9 +5,10 @@
 //! platform (401), the platform's signature over the raw body holds (401, Stripe and postback
 //! also within 300 s of now; the window is compared without overflow), the body is strict JSON
 //! (no duplicate keys) and every field we need is there, well-typed and inside the domain's
-//! limits (400 `malformed_body` naming the field, never echoing its value). Then each fact is normalized into a [`ConversionEvent`] and sent to the conversions
-//! queue; only once the queue holds it do we answer 200. Topics we do not book get
-//! 200 `{"ignored": "<topic>"}` so the platform stops retrying.
+//! limits (400 `malformed_body` naming the field, never echoing its value). Then each fact is
+//! normalized into a [`ConversionEvent`], checked once more with the worker's own
+//! `check_bounds`, and sent to the conversions queue; only once the queue holds it do we answer
+//! 200. Topics we do not book get 200 `{"ignored": "<topic>"}` so the platform stops retrying.
 
 // No arithmetic on a delivery's path can panic or wrap (amounts, quantities, paths' indices).
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
