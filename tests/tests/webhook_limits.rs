@@ -239,10 +239,47 @@ async fn timestamps_outside_2000_to_tomorrow_are_refused_naming_the_field() {
         .await;
     edge.refused(reply, "processed_at", "9999").await;
 
-    let mut order = woocommerce_order();
-    order["date_paid_gmt"] = json!("9999-12-31T23:59:59");
-    let reply = edge.woocommerce(order.to_string().as_bytes()).await;
-    edge.refused(reply, "date_paid_gmt", "9999").await;
+    // A date that is there but wrong is refused, not replaced by `date_created_gmt`.
+    for paid in ["9999-12-31T23:59:59", "1970-01-01T00:00:00", "yesterday"] {
+        let mut order = woocommerce_order();
+        order["date_paid_gmt"] = json!(paid);
+        let reply = edge.woocommerce(order.to_string().as_bytes()).await;
+        edge.refused(reply, "date_paid_gmt", paid).await;
+    }
+
+    let mut invoice = fixture("stripe/invoice_paid.json", "none");
+    invoice["data"]["object"]["status_transitions"]["paid_at"] = json!(253_402_300_799i64);
+    let reply = edge.stripe(invoice.to_string().as_bytes()).await;
+    edge.refused(
+        reply,
+        "data.object.status_transitions.paid_at",
+        "253402300799",
+    )
+    .await;
+}
+
+/// A Stripe renewal's net was `subtotal - amount_shipping` with a bare `-`: `i64::MIN` minus
+/// one panicked (debug) or wrapped (release).
+#[tokio::test]
+async fn a_renewal_whose_subtraction_would_overflow_is_refused() {
+    let edge = edge().await;
+    let mut invoice = fixture("stripe/invoice_paid.json", "none");
+    let object = &mut invoice["data"]["object"];
+    object
+        .as_object_mut()
+        .expect("an object")
+        .remove("total_excluding_tax");
+    object["subtotal"] = json!(i64::MIN);
+    object["amount_shipping"] = json!(1);
+    let reply = edge.stripe(invoice.to_string().as_bytes()).await;
+    edge.refused(reply, "data.object.subtotal", &i64::MIN.to_string())
+        .await;
+
+    // Shipping larger than the invoice leaves a negative net.
+    let mut invoice = fixture("stripe/invoice_paid.json", "none");
+    invoice["data"]["object"]["amount_shipping"] = json!(100_000_000);
+    let reply = edge.stripe(invoice.to_string().as_bytes()).await;
+    edge.refused(reply, "data.object.amount_shipping", "").await;
 }
 
 /// Finding 2: `92233720368547758.07` and Stripe's 2^63−1 booked and then broke balances and
