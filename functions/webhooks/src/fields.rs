@@ -273,6 +273,24 @@ impl<'a> Fields<'a> {
         Money::bounded(self.int(path)?, currency).map_err(|e| self.bad(path, money_reason(e)))
     }
 
+    /// [`Fields::money`] that must not be negative (a total, a line, a refund).
+    pub fn amount(&self, path: &str, currency: Currency) -> Result<Money, BadField> {
+        non_negative(&self.full(path), self.money(path, currency)?)
+    }
+
+    /// [`Fields::minor`] that must not be negative.
+    pub fn amount_minor(&self, path: &str, currency: Currency) -> Result<Money, BadField> {
+        non_negative(&self.full(path), self.minor(path, currency)?)
+    }
+
+    /// [`Fields::amount_minor`], zero when absent.
+    pub fn opt_amount_minor(&self, path: &str, currency: Currency) -> Result<Money, BadField> {
+        match self.lookup(path) {
+            None => Ok(Money::zero(currency)),
+            Some(_) => self.amount_minor(path, currency),
+        }
+    }
+
     /// An RFC 3339 date-time inside the timestamp window.
     pub fn rfc3339(&self, path: &str) -> Result<OffsetDateTime, BadField> {
         let at = OffsetDateTime::parse(self.str(path)?, &Rfc3339)
@@ -300,7 +318,7 @@ impl<'a> Fields<'a> {
 }
 
 /// `amount` if it is not negative (a sale's net, a line, a refund total).
-pub fn non_negative(path: &str, amount: Money) -> Result<Money, BadField> {
+fn non_negative(path: &str, amount: Money) -> Result<Money, BadField> {
     if amount.is_negative() {
         Err(BadField::limit(path, LimitError::Negative))
     } else {

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use linkledger_shared::conversion::{Fact, Lead, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
 
-use crate::fields::{display_key, non_negative, BadField, Fields};
+use crate::fields::{display_key, BadField, Fields};
 use crate::Normalized;
 
 const FIELDS: &[&str] = &[
@@ -54,7 +54,7 @@ pub fn normalize(json: &Value, body: &[u8], now: OffsetDateTime) -> Result<Norma
     let email = f.opt_text("customer_email")?.map(email_hash);
     let amount = || -> Result<_, BadField> {
         let currency = f.currency("currency")?;
-        non_negative("amount", f.money("amount", currency)?)
+        f.amount("amount", currency)
     };
     let fact = match f.str("event")? {
         "sale" => {

@@ -15,7 +15,7 @@ use linkledger_shared::creator::email_hash;
 use linkledger_shared::limits;
 use linkledger_shared::money::{Currency, Money};
 
-use crate::fields::{bounded, net_of, non_negative, sum, BadField, Fields};
+use crate::fields::{bounded, net_of, sum, BadField, Fields};
 use crate::{header, Normalized};
 
 pub fn normalize(
@@ -40,8 +40,7 @@ pub fn normalize(
 
 /// A non-negative `*_set.shop_money.amount`.
 fn shop_money(f: &Fields<'_>, path: &str, currency: Currency) -> Result<Money, BadField> {
-    let path = format!("{path}.shop_money.amount");
-    non_negative(&f.full(&path), f.money(&path, currency)?)
+    f.amount(&format!("{path}.shop_money.amount"), currency)
 }
 
 /// The click id: the cart attribute the storefront script set (copied to `note_attributes`),
@@ -75,7 +74,7 @@ fn sale(f: &Fields<'_>, click_param: &str) -> Result<Sale, BadField> {
     // taxes, and tips" (Order resource, `subtotal_price`).
     let mut net = match f.opt("subtotal_price_set") {
         Some(_) => shop_money(f, "subtotal_price_set", currency)?,
-        None => non_negative("subtotal_price", f.money("subtotal_price", currency)?)?,
+        None => f.amount("subtotal_price", currency)?,
     };
     let items = f.array("line_items")?;
     let mut lines = Vec::new();

@@ -11,9 +11,8 @@ use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
-use linkledger_shared::money::Money;
 
-use crate::fields::{net_of, non_negative, BadField, Fields};
+use crate::fields::{net_of, BadField, Fields};
 use crate::Normalized;
 
 pub fn normalize(
@@ -64,17 +63,8 @@ fn ids(o: &Fields<'_>, fields: &[&str]) -> Result<Vec<String>, BadField> {
 
 fn checkout(o: &Fields<'_>, click_param: &str, created: OffsetDateTime) -> Result<Sale, BadField> {
     let currency = o.currency("currency")?;
-    let subtotal = non_negative(
-        &o.full("amount_subtotal"),
-        o.minor("amount_subtotal", currency)?,
-    )?;
-    let discount = match o.opt("total_details.amount_discount") {
-        Some(_) => non_negative(
-            &o.full("total_details.amount_discount"),
-            o.minor("total_details.amount_discount", currency)?,
-        )?,
-        None => Money::zero(currency),
-    };
+    let subtotal = o.amount_minor("amount_subtotal", currency)?;
+    let discount = o.opt_amount_minor("total_details.amount_discount", currency)?;
     // `amount_subtotal` is before discounts, tax and shipping; the discount comes off.
     let net = net_of(&o.full("total_details.amount_discount"), subtotal, discount)?;
     // Set by the shop's checkout from the shopper's landing URL: a hint ([`Fields::opt_hint`]).
@@ -92,7 +82,7 @@ fn checkout(o: &Fields<'_>, click_param: &str, created: OffsetDateTime) -> Resul
         occurred_at: created,
         net,
         // Refunds are of the whole charge (tax and shipping included).
-        refund_basis: non_negative(&o.full("amount_total"), o.minor("amount_total", currency)?)?,
+        refund_basis: o.amount_minor("amount_total", currency)?,
         click_id,
         coupons: o.opt_hint("metadata.coupon", true)?.into_iter().collect(),
         customer_email_hash: email.map(email_hash),
@@ -105,25 +95,12 @@ fn checkout(o: &Fields<'_>, click_param: &str, created: OffsetDateTime) -> Resul
 fn renewal(o: &Fields<'_>, created: OffsetDateTime) -> Result<Sale, BadField> {
     let currency = o.currency("currency")?;
     // After discounts, without tax; shipping (rare on invoices) comes off too.
-    let (field, before_shipping) = match o.opt("total_excluding_tax") {
-        Some(_) => (
-            "total_excluding_tax",
-            o.minor("total_excluding_tax", currency)?,
-        ),
-        None => ("subtotal", o.minor("subtotal", currency)?),
+    let before_shipping = match o.opt("total_excluding_tax") {
+        Some(_) => o.amount_minor("total_excluding_tax", currency)?,
+        None => o.amount_minor("subtotal", currency)?,
     };
-    let shipping = match o.opt("amount_shipping") {
-        Some(_) => non_negative(
-            &o.full("amount_shipping"),
-            o.minor("amount_shipping", currency)?,
-        )?,
-        None => Money::zero(currency),
-    };
-    let net = net_of(
-        &o.full("amount_shipping"),
-        non_negative(&o.full(field), before_shipping)?,
-        shipping,
-    )?;
+    let shipping = o.opt_amount_minor("amount_shipping", currency)?;
+    let net = net_of(&o.full("amount_shipping"), before_shipping, shipping)?;
     let occurred_at = match o.opt("status_transitions.paid_at") {
         Some(_) => o.unix("status_transitions.paid_at")?,
         None => created,
@@ -133,7 +110,7 @@ fn renewal(o: &Fields<'_>, created: OffsetDateTime) -> Result<Sale, BadField> {
         aliases: ids(o, &["payment_intent", "charge"])?,
         occurred_at,
         net,
-        refund_basis: non_negative(&o.full("amount_paid"), o.minor("amount_paid", currency)?)?,
+        refund_basis: o.amount_minor("amount_paid", currency)?,
         click_id: None,
         coupons: Vec::new(),
         customer_email_hash: o.opt_text("customer_email")?.map(email_hash),
@@ -151,9 +128,6 @@ fn refund(o: &Fields<'_>, created: OffsetDateTime) -> Result<Refund, BadField> {
     Ok(Refund {
         order_refs,
         occurred_at: created,
-        refunded: Refunded::Cumulative(non_negative(
-            &o.full("amount_refunded"),
-            o.minor("amount_refunded", currency)?,
-        )?),
+        refunded: Refunded::Cumulative(o.amount_minor("amount_refunded", currency)?),
     })
 }

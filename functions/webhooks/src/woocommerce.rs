@@ -13,7 +13,7 @@ use linkledger_shared::conversion::{Fact, LineItem, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
 use linkledger_shared::money::{Currency, Money};
 
-use crate::fields::{non_negative, sum, BadField, Fields};
+use crate::fields::{sum, BadField, Fields};
 use crate::{header, Normalized};
 
 /// The creation ping: `webhook_id=<n>`, form-encoded, unsigned. It must get a 200.
@@ -44,7 +44,7 @@ pub fn normalize(
     let order_id = f.id("id")?;
     let status = f.str_id("status")?;
     let currency = f.currency("currency")?;
-    let total = non_negative("total", f.money("total", currency)?)?;
+    let total = f.amount("total", currency)?;
     // Refund entries are negative strings ("-113.00"); a positive one is taken as its magnitude.
     // Bounded amounts have magnitudes that fit, so `abs` cannot overflow.
     let mut refunded = sum(
@@ -101,7 +101,7 @@ fn sale(
     // Line `total` is after discounts and before tax (`subtotal` is before discounts).
     let mut lines = Vec::new();
     for item in f.array("line_items")? {
-        let line_net = non_negative(&item.full("total"), item.money("total", currency)?)?;
+        let line_net = item.amount("total", currency)?;
         lines.push(LineItem {
             sku: match item.opt_str("sku")? {
                 // WooCommerce sends `""` for a product without a SKU.
