@@ -209,8 +209,14 @@ impl ConversionEvent {
                 limits::check_list_len(sale.lines.len()).map_err(|e| field("lines", e))?;
                 for line in &sale.lines {
                     amount("lines.net", &line.net)?;
-                    optional("lines.sku", &line.sku)?;
-                    optional("lines.product_id", &line.product_id)?;
+                    for (name, key) in [
+                        ("lines.sku", &line.sku),
+                        ("lines.product_id", &line.product_id),
+                    ] {
+                        if let Some(key) = key {
+                            limits::check_product_key(key).map_err(|e| field(name, e))?;
+                        }
+                    }
                 }
             }
             Fact::Lead(lead) => {

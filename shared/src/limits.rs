@@ -31,6 +31,11 @@ pub const FUTURE_SKEW: Duration = Duration::days(1);
 /// a store): 1 to 128 characters of visible ASCII (`!`..=`~`): no spaces, no control characters.
 pub const MAX_ID_LEN: usize = 128;
 
+/// Product keys (SKUs, product ids; a plan's per-product overrides): 1 to 128 characters, no
+/// control characters. Shops let merchants type SKUs freely (spaces, accents), so a product key
+/// is text, not an id: refusing an order for its SKU would make a real sale unbookable.
+pub const MAX_PRODUCT_KEY_LEN: usize = 128;
+
 /// Promo codes as carried by an order: 1 to 64 characters of visible ASCII.
 pub const MAX_CODE_LEN: usize = 64;
 
@@ -60,6 +65,8 @@ pub enum LimitError {
     Negative,
     #[error("must be 1 to {max} characters")]
     Length { max: usize },
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
     #[error("must be visible ASCII characters (no spaces or control characters)")]
     Charset,
     #[error("must not contain control characters")]
@@ -132,11 +139,25 @@ fn check_token(text: &str, max: usize) -> Result<&str, LimitError> {
     Ok(text)
 }
 
+/// A product key (SKU, product id): 1..=[`MAX_PRODUCT_KEY_LEN`] characters, no control
+/// characters.
+pub fn check_product_key(text: &str) -> Result<&str, LimitError> {
+    if text.is_empty() || text.chars().count() > MAX_PRODUCT_KEY_LEN {
+        return Err(LimitError::Length {
+            max: MAX_PRODUCT_KEY_LEN,
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(LimitError::ControlCharacter);
+    }
+    Ok(text)
+}
+
 /// Free text: at most [`MAX_TEXT_LEN`] characters, no control characters (so no CR/LF/NUL can
 /// forge a log line or a CSV row).
 pub fn check_text(text: &str) -> Result<&str, LimitError> {
     if text.chars().count() > MAX_TEXT_LEN {
-        return Err(LimitError::Length { max: MAX_TEXT_LEN });
+        return Err(LimitError::TooLong { max: MAX_TEXT_LEN });
     }
     if text.chars().any(char::is_control) {
         return Err(LimitError::ControlCharacter);
@@ -199,6 +220,10 @@ mod tests {
             assert!(check_id(bad).is_err(), "{bad:?}");
         }
         assert!(check_text("duplicate order").is_ok());
+        assert!(check_product_key("SERUM 50 ml é").is_ok());
+        assert!(check_product_key("").is_err());
+        assert!(check_product_key("a\nb").is_err());
+        assert!(check_product_key(&"x".repeat(129)).is_err());
         assert!(check_text("a\nb").is_err());
     }
 }

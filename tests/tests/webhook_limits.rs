@@ -170,6 +170,36 @@ async fn valid_deliveries_of_every_platform_are_queued() {
     assert_eq!(edge.queued().await.len(), 4);
 }
 
+/// SKUs are what merchants type (spaces, accents): a real order is never refused for its SKU,
+/// and the SKU reaches the queue as the shop sent it.
+#[tokio::test]
+async fn skus_with_spaces_are_accepted_as_typed() {
+    let edge = edge().await;
+    let mut order = shopify_order();
+    order["line_items"][0]["sku"] = json!("SÉRUM 50 ml");
+    let reply = edge
+        .shopify("orders/paid", order.to_string().as_bytes())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let mut order = woocommerce_order();
+    order["line_items"][1]["sku"] = json!("MUG WHT");
+    let reply = edge.woocommerce(order.to_string().as_bytes()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let skus: Vec<String> = edge
+        .queued()
+        .await
+        .into_iter()
+        .filter_map(|event| match event.fact {
+            Fact::Sale(sale) => Some(sale.lines),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|line| line.sku)
+        .collect();
+    assert!(skus.contains(&"SÉRUM 50 ml".to_string()), "{skus:?}");
+    assert!(skus.contains(&"MUG WHT".to_string()), "{skus:?}");
+}
+
 /// Finding 8: `now - t` wrapped for `t = now - 2^63` and `abs()` stayed negative.
 #[tokio::test]
 async fn a_signature_timestamp_at_the_ends_of_i64_is_stale() {

@@ -48,7 +48,7 @@ pub(crate) fn plan(code: &'static str, plan: &CommissionPlan) -> Result<(), Http
     limits::check_list_len(plan.creator_overrides.len())
         .map_err(|e| HttpError::bad_request(code, format!("plan.creator_overrides: {e}")))?;
     for (product, rate) in &plan.product_overrides {
-        limits::check_id(product).map_err(|e| {
+        limits::check_product_key(product).map_err(|e| {
             HttpError::bad_request(code, format!("plan.product_overrides (a key): {e}"))
         })?;
         sale(code, "plan.product_overrides", rate)?;

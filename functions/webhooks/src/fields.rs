@@ -169,6 +169,14 @@ impl<'a> Fields<'a> {
             .map_err(|e| BadField::limit(&self.full(path), e))
     }
 
+    /// A SKU as the merchant typed it ([`limits::check_product_key`]: spaces allowed).
+    pub fn product_key(&self, path: &str) -> Result<String, BadField> {
+        let text = self.str(path)?;
+        limits::check_product_key(text)
+            .map(str::to_string)
+            .map_err(|e| BadField::limit(&self.full(path), e))
+    }
+
     pub fn opt_str_id(&self, path: &str) -> Result<Option<String>, BadField> {
         match self.lookup(path) {
             None => Ok(None),

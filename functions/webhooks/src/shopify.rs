@@ -101,7 +101,7 @@ fn sale(f: &Fields<'_>, click_param: &str) -> Result<Sale, BadField> {
             sku: match item.opt_str("sku")? {
                 // Shopify sends `""` for a variant without a SKU.
                 Some("") | None => None,
-                Some(_) => Some(item.str_id("sku")?),
+                Some(_) => Some(item.product_key("sku")?),
             },
             product_id: item.opt_id("product_id")?,
             quantity,

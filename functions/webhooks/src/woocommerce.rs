@@ -106,7 +106,7 @@ fn sale(
             sku: match item.opt_str("sku")? {
                 // WooCommerce sends `""` for a product without a SKU.
                 Some("") | None => None,
-                Some(_) => Some(item.str_id("sku")?),
+                Some(_) => Some(item.product_key("sku")?),
             },
             product_id: item.opt_id("product_id")?,
             quantity: item.quantity("quantity")?,

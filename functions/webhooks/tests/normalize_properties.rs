@@ -173,7 +173,9 @@ fn assert_bounded(
                 for line in lines {
                     amount(&line.net);
                     assert_eq!(line.net.currency(), net.currency());
-                    line.sku.iter().for_each(|s| id(s));
+                    line.sku.iter().for_each(|s| {
+                        assert!(limits::check_product_key(s).is_ok(), "{s:?}");
+                    });
                     line.product_id.iter().for_each(|p| id(p));
                 }
             }
