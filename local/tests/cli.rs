@@ -11,7 +11,8 @@ use linkledger_shared::adapters::sqlite::SqliteDb;
 use linkledger_shared::api_key::Role;
 use linkledger_shared::store::Store;
 
-const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
+mod common;
+use common::linkledger;
 
 fn temp_db(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -22,19 +23,6 @@ fn temp_db(tag: &str) -> PathBuf {
         "linkledger-cli-{tag}-{}-{nanos}.db",
         std::process::id()
     ))
-}
-
-fn linkledger() -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "LINKLEDGER_BACKEND",
-        "LINKLEDGER_DB",
-        "LINKLEDGER_TABLE",
-        "LINKLEDGER_CLICK_HASH_SECRET",
-    ] {
-        command.env_remove(var);
-    }
-    command
 }
 
 /// Runs `keys create`, which must succeed, and returns the key it printed.

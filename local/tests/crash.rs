@@ -18,7 +18,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-const BIN: &str = env!("CARGO_BIN_EXE_linkledger");
+mod common;
 const KILLS: usize = 3;
 const SENDERS: usize = 8;
 
@@ -38,15 +38,7 @@ fn free_port() -> u16 {
 }
 
 fn linkledger(db: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "LINKLEDGER_BACKEND",
-        "LINKLEDGER_DB",
-        "LINKLEDGER_TABLE",
-        "LINKLEDGER_CLICK_HASH_SECRET",
-    ] {
-        command.env_remove(var);
-    }
+    let mut command = common::linkledger();
     command.env("RUST_LOG", "warn").arg("--db").arg(db);
     command
 }

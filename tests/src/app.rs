@@ -243,6 +243,18 @@ impl TestApp {
         .await
     }
 
+    /// A promo code `code` of `creator` in `program`, created through the API (must answer 201).
+    pub async fn promo_code(&self, program: &str, code: &str, creator: &str) {
+        let reply = self
+            .post(
+                &format!("/api/programs/{program}/promo-codes"),
+                &self.admin,
+                json!({"code": code, "creator_id": creator}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+    }
+
     /// Every item of a listing, page by page: `path` must already carry a query (`?limit=..`);
     /// each page must answer 200, and the cursor is followed until the last page.
     pub async fn all_pages(&self, path: &str) -> Vec<Value> {

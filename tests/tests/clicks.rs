@@ -27,6 +27,19 @@ async fn record(app: &TestApp, program: &str, creator: &str, at_ms: i64, visitor
     click.id
 }
 
+/// A program and its creator Anna with her link `anna10`: (program id, creator id).
+async fn anna10(app: &TestApp) -> (String, String) {
+    let program = app.program().await;
+    let (creator, _) = app.creator(&program, "anna").await;
+    assert_eq!(
+        app.link(&program, &creator, "anna10", "https://brand.com/")
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    (program, creator)
+}
+
 fn unique_of(items: &[Value], id: &ClickId) -> bool {
     items
         .iter()
@@ -39,14 +52,7 @@ fn unique_of(items: &[Value], id: &ClickId) -> bool {
 on_both_backends!(
     uniqueness_follows_the_one_hour_window,
     |app: TestApp| async move {
-        let program = app.program().await;
-        let (creator, _) = app.creator(&program, "anna").await;
-        assert_eq!(
-            app.link(&program, &creator, "anna10", "https://brand.com/")
-                .await
-                .status,
-            StatusCode::CREATED
-        );
+        let (program, creator) = anna10(&app).await;
         let t0 = linkledger_shared::now_ms() - 300 * MINUTE;
 
         let first = record(&app, &program, &creator, t0, "aaaa").await;
@@ -78,14 +84,7 @@ on_both_backends!(
 on_both_backends!(
     a_page_of_a_busy_links_clicks_costs_reads_in_proportion_to_its_limit,
     |app: TestApp| async move {
-        let program = app.program().await;
-        let (creator, _) = app.creator(&program, "anna").await;
-        assert_eq!(
-            app.link(&program, &creator, "anna10", "https://brand.com/")
-                .await
-                .status,
-            StatusCode::CREATED
-        );
+        let (program, creator) = anna10(&app).await;
         // 1 200 clicks in the last twenty minutes, a click a second from 50 visitors in turn:
         // today's main re-read the whole hour for every page, 500 items per query.
         let t0 = linkledger_shared::now_ms() - 20 * MINUTE;

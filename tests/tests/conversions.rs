@@ -29,14 +29,7 @@ async fn shop(app: &TestApp) -> Shop {
         .link(&program, &creator, "anna10", "https://brand.com/serum")
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
-    let reply = app
-        .post(
-            &format!("/api/programs/{program}/promo-codes"),
-            &app.admin,
-            json!({"code": "ANNA10", "creator_id": creator}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+    app.promo_code(&program, "ANNA10", &creator).await;
     let visit = app
         .visit("/anna10", "203.0.113.9", "Mozilla/5.0 (iPhone)")
         .await;

@@ -8,14 +8,7 @@ use linkledger_tests::on_both_backends;
 use serde_json::{json, Value};
 
 async fn promo(app: &TestApp, program: &str, code: &str, creator: &str) {
-    let reply = app
-        .post(
-            &format!("/api/programs/{program}/promo-codes"),
-            &app.admin,
-            json!({"code": code, "creator_id": creator}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+    app.promo_code(program, code, creator).await;
 }
 
 /// Every page of `path` (which carries `?...limit=N`) as `key` sees it.

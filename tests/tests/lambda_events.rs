@@ -109,14 +109,7 @@ async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
         store: app.store.clone(),
         conversions: app.queue.clone(),
     }));
-    let promo = app
-        .post(
-            &format!("/api/programs/{program}/promo-codes"),
-            &app.admin,
-            json!({"code": "ANNA10", "creator_id": creator}),
-        )
-        .await;
-    assert_eq!(promo.status, StatusCode::CREATED);
+    app.promo_code(&program, "ANNA10", &creator).await;
 
     let body = json!({"event": "sale", "order_id": "lambda-1", "amount": "80.00",
         "currency": "USD", "coupon": "anna10"})

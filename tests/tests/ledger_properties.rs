@@ -106,14 +106,7 @@ async fn shop() -> Shop {
     let app = TestApp::sqlite().await;
     let program = app.program().await;
     let (creator, _) = app.creator(&program, "anna").await;
-    let reply = app
-        .post(
-            &format!("/api/programs/{program}/promo-codes"),
-            &app.admin,
-            serde_json::json!({"code": "ANNA10", "creator_id": creator}),
-        )
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.json);
+    app.promo_code(&program, "ANNA10", &creator).await;
     Shop {
         app,
         program: ProgramId::parse(&program).unwrap(),

@@ -19,14 +19,7 @@ use linkledger_worker::{ConsumerOptions, Disposition};
 async fn shop(app: &TestApp) -> (String, String, String) {
     let program = app.program().await;
     let (creator, _) = app.creator(&program, "anna").await;
-    let reply = app
-        .post(
-            &format!("/api/programs/{program}/promo-codes"),
-            &app.admin,
-            json!({"code": "ANNA10", "creator_id": creator}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+    app.promo_code(&program, "ANNA10", &creator).await;
     let secret = app.webhook_secret(&program, Platform::Postback, None).await;
     (program, creator, secret)
 }

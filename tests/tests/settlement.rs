@@ -60,14 +60,8 @@ async fn books(app: &TestApp, names: &[&'static str]) -> Books {
     let mut creators = HashMap::new();
     for name in names {
         let (id, _) = app.creator(&program, name).await;
-        let reply = app
-            .post(
-                &format!("/api/programs/{program}/promo-codes"),
-                &app.admin,
-                json!({"code": format!("{}10", name.to_uppercase()), "creator_id": id}),
-            )
+        app.promo_code(&program, &format!("{}10", name.to_uppercase()), &id)
             .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
         creators.insert(*name, id);
     }
     Books {

@@ -196,14 +196,7 @@ impl History {
         for name in ["anna", "ben", "cara"].iter().take(CREATORS) {
             let (id, _) = app.creator(&program, name).await;
             let code = format!("{}10", name.to_uppercase());
-            let reply = app
-                .post(
-                    &format!("/api/programs/{program}/promo-codes"),
-                    &app.admin,
-                    serde_json::json!({"code": code, "creator_id": id}),
-                )
-                .await;
-            assert!(reply.status.is_success(), "{}", reply.json);
+            app.promo_code(&program, &code, &id).await;
             creators.push((CreatorId::parse(&id).unwrap(), code));
         }
         let now = linkledger_shared::now();
