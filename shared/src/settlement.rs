@@ -36,7 +36,7 @@ use crate::ids::{CreatorId, ProgramId};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::money::{Currency, Money, MoneyError};
 use crate::ports::StoreError;
-use crate::store::{LineWrite, Store};
+use crate::store::{LineWrite, Store, Versioned};
 
 /// Dates on the wire and in stored records: ISO 8601 `YYYY-MM-DD` strings (the OpenAPI
 /// `format: date`). Records written before this rule hold `time`'s default form, a
@@ -484,12 +484,46 @@ pub struct Progress {
 ///
 /// A currency whose line cannot be computed gets a failed line; `Err` only for a store outage,
 /// or for an error of the whole creator before any currency is known (see [`settle_creators`]).
+///
+/// **The creator's states are read before its ledger**, and every payout is written together
+/// with its state's new version: so the ledger read holds every payout of every run that had
+/// committed when the states were read, and a run of another date that commits later moves a
+/// state this attempt then fails to match. Such an attempt starts again from fresh reads (the
+/// lines it already wrote are kept): a line is never computed from a ledger older than its
+/// state, whichever dates settle at the same moment.
 pub async fn settle_creator(
     store: &Store,
     date: Date,
     creator: &crate::creator::Creator,
     min_payouts: &HashMap<ProgramId, Money>,
 ) -> Result<Vec<LineOutcome>, SettleError> {
+    let mut done: BTreeMap<Currency, LineOutcome> = BTreeMap::new();
+    for _ in 0..5 {
+        match settle_creator_once(store, date, creator, min_payouts, &mut done).await? {
+            Attempt::Finished => return Ok(done.into_values().collect()),
+            Attempt::StateMoved => continue,
+        }
+    }
+    // Lasting contention with other runs: an outage as far as this run is concerned (it stays
+    // `running` and a rerun resumes it).
+    Err(SettleError::Store(StoreError::Conflict))
+}
+
+/// How one attempt at a creator ended.
+enum Attempt {
+    Finished,
+    /// A state moved after it was read: read the states and the ledger again.
+    StateMoved,
+}
+
+async fn settle_creator_once(
+    store: &Store,
+    date: Date,
+    creator: &crate::creator::Creator,
+    min_payouts: &HashMap<ProgramId, Money>,
+    done: &mut BTreeMap<Currency, LineOutcome>,
+) -> Result<Attempt, SettleError> {
+    let states = store.settle_states(&creator.id).await?;
     let ledger = store.settlement_ledger(&creator.id).await?;
     let mut by_currency: BTreeMap<Currency, Vec<&LedgerEntry>> = BTreeMap::new();
     for entry in &ledger.entries {
@@ -514,23 +548,29 @@ pub async fn settle_creator(
             return Err(SettleError::Unreadable(reason.clone()));
         }
     }
-    let mut outcomes = Vec::new();
     for (currency, entries) in &by_currency {
+        if done.contains_key(currency) {
+            continue;
+        }
         let broken = unreadable
             .get(&Some(*currency))
             .or_else(|| unreadable.get(&None));
         let settled = match broken {
             Some(reason) => Err(SettleError::Unreadable(reason.clone())),
-            None => settle_currency(store, date, creator, *currency, entries, min_payouts).await,
+            None => {
+                let state = states.get(currency);
+                settle_currency(store, date, creator, *currency, entries, state, min_payouts).await
+            }
         };
         let outcome = match settled {
-            Ok(outcome) => outcome,
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return Ok(Attempt::StateMoved),
             Err(e) if e.is_outage() => return Err(e),
             Err(e) => fail_line(store, date, creator, *currency, &e.reason()).await?,
         };
-        outcomes.push(outcome);
+        done.insert(*currency, outcome);
     }
-    Ok(outcomes)
+    Ok(Attempt::Finished)
 }
 
 /// The balance at the cutoff of `entries` (one currency), added in `i128` and bounded by
@@ -552,145 +592,140 @@ fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, Mo
 
 /// One (date, creator, currency): its line, state, and payout, in one transaction. A failed
 /// line of the same date is replaced (a retry); a line of any other status means done.
+/// `state` was read before `entries` (see [`settle_creator`]); `Ok(None)` when it has moved
+/// since, so the caller reads both again.
 async fn settle_currency(
     store: &Store,
     date: Date,
     creator: &crate::creator::Creator,
     currency: Currency,
     entries: &[&LedgerEntry],
+    state: Option<&Versioned<SettleState>>,
     min_payouts: &HashMap<ProgramId, Money>,
-) -> Result<LineOutcome, SettleError> {
+) -> Result<Option<LineOutcome>, SettleError> {
     let cutoff = cutoff(date);
-    let mut attempt = 0u32;
-    loop {
-        let line_version = match store
-            .settlement_line_versioned(date, &creator.id, currency)
-            .await?
-        {
-            Some(found) if found.record.status != LineStatus::Failed => {
-                return Ok(LineOutcome::AlreadySettled)
-            }
-            Some(found) => Some(found.version),
-            None => None,
-        };
-        let state = store.settle_state(&creator.id, currency).await?;
-        let before = state.as_ref().map(|s| s.record.clone()).unwrap_or_default();
-        if before.last_date.is_some_and(|last| last > date) {
-            // A later date's run settled this creator since (its sum held everything this
-            // failed line would have paid): paying it now would pay twice.
-            return Ok(LineOutcome::AlreadySettled);
+    let line_version = match store
+        .settlement_line_versioned(date, &creator.id, currency)
+        .await?
+    {
+        Some(found) if found.record.status != LineStatus::Failed => {
+            return Ok(Some(LineOutcome::AlreadySettled))
         }
-        let available: Vec<&&LedgerEntry> =
-            entries.iter().filter(|e| e.available_at < cutoff).collect();
-        let balance = balance_at(&available, currency)?;
-        let counted = available
-            .iter()
-            .filter(|e| e.kind != EntryKind::Payout)
-            .count() as u64;
-        let new_entries = counted.saturating_sub(before.entries_counted);
-        // A failed line being retried is always replaced, even by an empty one.
-        if balance.minor() == 0 && new_entries == 0 && line_version.is_none() {
-            return Ok(LineOutcome::Nothing);
-        }
-        let minimum = entries
-            .iter()
-            .filter_map(|e| min_payouts.get(&e.program_id))
-            .filter(|m| m.currency() == currency)
-            .map(Money::minor)
-            .max()
-            .unwrap_or(0);
-        let pays = balance.minor() > 0 && balance.minor() >= minimum;
-        let zero = Money::zero(currency);
-        let (carried, owed) = if pays {
-            (zero, zero)
+        Some(found) => Some(found.version),
+        None => None,
+    };
+    let before = state.map(|s| s.record.clone()).unwrap_or_default();
+    if before.last_date.is_some_and(|last| last > date) {
+        // A later date's run settled this creator since (its sum held everything this
+        // failed line would have paid): paying it now would pay twice.
+        return Ok(Some(LineOutcome::AlreadySettled));
+    }
+    let available: Vec<&&LedgerEntry> =
+        entries.iter().filter(|e| e.available_at < cutoff).collect();
+    let balance = balance_at(&available, currency)?;
+    let counted = available
+        .iter()
+        .filter(|e| e.kind != EntryKind::Payout)
+        .count() as u64;
+    let new_entries = counted.saturating_sub(before.entries_counted);
+    // A failed line being retried is always replaced, even by an empty one.
+    if balance.minor() == 0 && new_entries == 0 && line_version.is_none() {
+        return Ok(Some(LineOutcome::Nothing));
+    }
+    let minimum = entries
+        .iter()
+        .filter_map(|e| min_payouts.get(&e.program_id))
+        .filter(|m| m.currency() == currency)
+        .map(Money::minor)
+        .max()
+        .unwrap_or(0);
+    let pays = balance.minor() > 0 && balance.minor() >= minimum;
+    let zero = Money::zero(currency);
+    let (carried, owed) = if pays {
+        (zero, zero)
+    } else {
+        split_carry(balance)
+    };
+    let mut line = SettlementLine {
+        date,
+        creator_id: creator.id.clone(),
+        payout_email: creator.payout_email.clone(),
+        currency,
+        status: if pays {
+            LineStatus::Paid
         } else {
-            split_carry(balance)
-        };
-        let mut line = SettlementLine {
-            date,
-            creator_id: creator.id.clone(),
-            payout_email: creator.payout_email.clone(),
-            currency,
-            status: if pays {
-                LineStatus::Paid
-            } else {
-                LineStatus::Carried
-            },
-            balance: Some(balance),
-            amount: if pays { balance } else { zero },
-            carried,
-            owed,
-            entries_settled: new_entries,
-            payout_id: None,
-            failure: None,
-        };
-        // The payout entry is listed under the program of the latest entry it settles.
-        let program = available
-            .iter()
-            .rev()
-            .find(|e| e.kind != EntryKind::Payout)
-            .or(available.last())
-            .map(|e| e.program_id.clone());
-        let (payout, entry) = match (pays, program) {
-            (true, Some(program_id)) => {
-                let id = payout_id(date, &creator.id, currency);
-                line.payout_id = Some(id.clone());
-                // Belongs to this date: available just before the cutoff, so every later run's
-                // sum includes it (and no earlier date's can).
-                let entry = LedgerEntry::new(
-                    creator.id.clone(),
-                    program_id.clone(),
-                    EntryKind::Payout,
-                    zero.checked_sub(balance)?,
-                    None,
-                    cutoff
-                        .checked_sub(Duration::microseconds(1))
-                        .ok_or(MoneyError::Overflow)?,
-                    None,
-                )
-                .with_note(format!("payout {id} of {date}"));
-                let payout = Payout {
-                    id,
-                    date,
-                    creator_id: creator.id.clone(),
-                    program_id,
-                    payout_email: creator.payout_email.clone(),
-                    amount: balance,
-                    status: PayoutStatus::Pending,
-                    created_at: crate::now(),
-                    external_ref: None,
-                    paid_on: None,
-                    failure: None,
-                };
-                (Some(payout), Some(entry))
-            }
-            _ => (None, None),
-        };
-        let write = LineWrite {
-            line: line.clone(),
-            line_version,
-            state: SettleState {
-                entries_counted: counted,
-                last_date: Some(date),
-            },
-            state_version: state.map(|s| s.version),
-            payout,
-            entry,
-        };
-        match store.commit_line(&write).await {
-            Ok(()) if pays => return Ok(LineOutcome::Paid(line.amount)),
-            Ok(()) => return Ok(LineOutcome::Carried(balance)),
-            // The line: another run of this date wrote (or retried) it.
-            Err(StoreError::ConditionFailed { index: 0 }) => {
-                return Ok(LineOutcome::AlreadySettled)
-            }
-            // The state moved (a run of another date settled this creator meanwhile): read
-            // again, so this line's sum sees that run's payout.
-            Err(StoreError::ConditionFailed { .. }) if attempt < 5 => {
-                attempt = attempt.saturating_add(1)
-            }
-            Err(other) => return Err(other.into()),
+            LineStatus::Carried
+        },
+        balance: Some(balance),
+        amount: if pays { balance } else { zero },
+        carried,
+        owed,
+        entries_settled: new_entries,
+        payout_id: None,
+        failure: None,
+    };
+    // The payout entry is listed under the program of the latest entry it settles.
+    let program = available
+        .iter()
+        .rev()
+        .find(|e| e.kind != EntryKind::Payout)
+        .or(available.last())
+        .map(|e| e.program_id.clone());
+    let (payout, entry) = match (pays, program) {
+        (true, Some(program_id)) => {
+            let id = payout_id(date, &creator.id, currency);
+            line.payout_id = Some(id.clone());
+            // Belongs to this date: available just before the cutoff, so every later run's
+            // sum includes it (and no earlier date's can).
+            let entry = LedgerEntry::new(
+                creator.id.clone(),
+                program_id.clone(),
+                EntryKind::Payout,
+                zero.checked_sub(balance)?,
+                None,
+                cutoff
+                    .checked_sub(Duration::microseconds(1))
+                    .ok_or(MoneyError::Overflow)?,
+                None,
+            )
+            .with_note(format!("payout {id} of {date}"));
+            let payout = Payout {
+                id,
+                date,
+                creator_id: creator.id.clone(),
+                program_id,
+                payout_email: creator.payout_email.clone(),
+                amount: balance,
+                status: PayoutStatus::Pending,
+                created_at: crate::now(),
+                external_ref: None,
+                paid_on: None,
+                failure: None,
+            };
+            (Some(payout), Some(entry))
         }
+        _ => (None, None),
+    };
+    let write = LineWrite {
+        line: line.clone(),
+        line_version,
+        state: SettleState {
+            entries_counted: counted,
+            last_date: Some(date),
+        },
+        state_version: state.map(|s| s.version),
+        payout,
+        entry,
+    };
+    match store.commit_line(&write).await {
+        Ok(()) if pays => Ok(Some(LineOutcome::Paid(line.amount))),
+        Ok(()) => Ok(Some(LineOutcome::Carried(balance))),
+        // The line: another run of this date wrote (or retried) it.
+        Err(StoreError::ConditionFailed { index: 0 }) => Ok(Some(LineOutcome::AlreadySettled)),
+        // The state moved (a run of another date settled this creator since its states
+        // were read): the ledger read may lack that run's payout, so read both again.
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(other) => Err(other.into()),
     }
 }
 

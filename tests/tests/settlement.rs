@@ -319,6 +319,90 @@ impl Table for FailsAfter {
     }
 }
 
+/// Passes everything through; right after the first read of a creator's ledger (and before the
+/// caller sees it), settles that creator for `earlier` on the real store, as a run of the
+/// previous date in another process would at that moment.
+struct EarlierRunInterleaves {
+    inner: Arc<dyn Table>,
+    earlier: Date,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Table for EarlierRunInterleaves {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let page = self.inner.query(query).await?;
+        if let Some(creator) = query.pk.strip_prefix("LEDGER#") {
+            if !self.fired.swap(true, Ordering::SeqCst) {
+                let store = Store::new(self.inner.clone());
+                let creator = store
+                    .creator(&CreatorId::parse(creator).expect("a creator id"))
+                    .await
+                    .expect("the store answers")
+                    .expect("the creator");
+                let outcomes = linkledger_shared::settlement::settle_creator(
+                    &store,
+                    self.earlier,
+                    &creator,
+                    &HashMap::new(),
+                )
+                .await
+                .expect("the earlier date settles");
+                assert!(
+                    matches!(
+                        outcomes[..],
+                        [linkledger_shared::settlement::LineOutcome::Paid(_)]
+                    ),
+                    "{outcomes:?}"
+                );
+            }
+        }
+        Ok(page)
+    }
+    fn op_counts(&self) -> OpCounts {
+        self.inner.op_counts()
+    }
+}
+
+on_both_backends!(
+    a_run_of_the_previous_date_committing_meanwhile_is_never_paid_again,
+    |app: TestApp| async move {
+        let b = books(&app, &["anna"]).await;
+        b.sale(&app, "anna", "o-1", "200.00", days_ago(5)).await;
+        // The run of yesterday reads Anna's ledger; the day before's run pays her 20.00 right
+        // after, before yesterday's line is written.
+        let interleaved = Store::new(Arc::new(EarlierRunInterleaves {
+            inner: app.table.clone(),
+            earlier: days_ago(2),
+            fired: std::sync::atomic::AtomicBool::new(false),
+        }));
+        settle(&interleaved, days_ago(1), None, |_| {})
+            .await
+            .expect("yesterday settles");
+        let all = payouts(&app, b.id("anna")).await;
+        assert_eq!(all.len(), 1, "paid once: {all:?}");
+        assert_eq!(all[0]["amount"]["amount"], "20.00");
+        let ledger = app
+            .all_pages(&format!("/api/ledger?creator={}&limit=50", b.id("anna")))
+            .await;
+        let paid: i64 = ledger
+            .iter()
+            .filter(|e| e["kind"] == "payout")
+            .map(|e| cents(&e["amount"]["amount"]))
+            .sum();
+        assert_eq!(paid, -2000, "one payout entry of 20.00");
+    }
+);
+
 const FIVE: [&str; 5] = ["anna", "ben", "cara", "dan", "eve"];
 
 async fn five_creators_owed(app: &TestApp) -> Books {

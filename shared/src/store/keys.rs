@@ -222,7 +222,12 @@ pub fn line(date: Date, creator: &CreatorId, currency: Currency) -> Key {
 }
 
 pub fn settle_state(creator: &CreatorId, currency: Currency) -> Key {
-    Key::new(format!("SETTLESTATE#{creator}"), currency.code())
+    Key::new(settle_states(creator), currency.code())
+}
+
+/// The partition of a creator's settlement states (one item per currency).
+pub fn settle_states(creator: &CreatorId) -> String {
+    format!("SETTLESTATE#{creator}")
 }
 
 pub fn payout(id: &str) -> Key {

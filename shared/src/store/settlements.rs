@@ -1,5 +1,7 @@
 //! Repositories of settlement: runs, report lines, creators' settlement states and payouts.
 
+use std::collections::BTreeMap;
+
 use time::{Date, OffsetDateTime};
 
 use super::{
@@ -339,6 +341,41 @@ impl Store {
         currency: Currency,
     ) -> Result<Option<Versioned<SettleState>>, StoreError> {
         self.get_record(keys::settle_state(creator, currency)).await
+    }
+
+    /// Every settlement state of `creator`, by currency, with its version: one query of the
+    /// creator's small `SETTLESTATE#` partition (strongly consistent on the table).
+    pub async fn settle_states(
+        &self,
+        creator: &CreatorId,
+    ) -> Result<BTreeMap<Currency, Versioned<SettleState>>, StoreError> {
+        let mut states = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let query = Query::new(Index::Primary, keys::settle_states(creator), SkRange::All)
+                .limit(100)
+                .after(after);
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                let currency = Currency::parse(&item.key.sk).map_err(|e| StoreError::Corrupt {
+                    pk: item.key.pk.clone(),
+                    sk: item.key.sk.clone(),
+                    reason: e.to_string(),
+                })?;
+                let record = decode(item)?;
+                states.insert(
+                    currency,
+                    Versioned {
+                        record,
+                        version: item.version,
+                    },
+                );
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(states),
+            }
+        }
     }
 
     /// The unit of work of a run, all or nothing; `ConditionFailed { index: 0 }` when this line
