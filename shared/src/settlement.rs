@@ -1087,7 +1087,13 @@ pub async fn settle(
         let mut seen = Progress::default();
         let mut after = None;
         loop {
-            let page = store.creators(CHUNK_SIZE, after).await?;
+            let (page, unreadable) = store.creators_to_settle(CHUNK_SIZE, after).await?;
+            for e in unreadable {
+                // No line can name a creator whose record cannot be read: logged (the alarm
+                // counts this event) and counted; the run goes on for everyone else.
+                tracing::error!(%date, reason = SettleError::from(e).reason(), "settlement line failed");
+                seen.failed = seen.failed.saturating_add(1);
+            }
             settle_creators(store, date, &page.items, &min_payouts, &mut seen).await?;
             progress(seen);
             match page.next {

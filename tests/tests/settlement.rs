@@ -16,7 +16,8 @@ use linkledger_shared::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use linkledger_shared::ledger::{EntryKind, LedgerEntry};
 use linkledger_shared::money::{Currency, Money};
 use linkledger_shared::ports::{
-    Condition, Index, Item, Key, OpCounts, Page, Query, SkRange, StoreError, Table, WriteOp,
+    Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError, Table,
+    WriteOp,
 };
 use linkledger_shared::settlement::settle;
 use linkledger_shared::store::Store;
@@ -1287,5 +1288,30 @@ on_both_backends!(
             .expect("receive");
         let message: Value = serde_json::from_str(&told[0].body).expect("json");
         assert_eq!(message["totals"], json!([expected]));
+    }
+);
+
+// One creator record that cannot be decoded (a bug, a hand edit) used to fail the page of
+// creators, so `POST /api/settlements` answered 503 and the run stayed `running` for everyone.
+on_both_backends!(
+    an_unreadable_creator_record_never_stops_the_run_for_the_others,
+    |app: TestApp| async move {
+        let b = five_creators_owed(&app).await;
+        let broken = CreatorId::generate();
+        app.table
+            .put(
+                Item::new(
+                    Key::new(format!("CREATOR#{broken}"), "CREATOR"),
+                    "{\"name\": 7}".into(),
+                )
+                .with_gsi1(IndexKey::new("CREATORS", broken.to_string())),
+                Condition::NotExists,
+            )
+            .await
+            .expect("store the broken creator");
+        let date = days_ago(1);
+        let run_json = run(&app, date).await;
+        assert_eq!(run_json["status"], "completed", "{run_json}");
+        assert_paid_once_each(&app, &b, date).await;
     }
 );

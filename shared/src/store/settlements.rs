@@ -8,6 +8,7 @@ use super::{
     audit_op, decode, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned,
 };
 use crate::audit::AuditEntry;
+use crate::creator::Creator;
 use crate::ids::CreatorId;
 use crate::ledger::LedgerEntry;
 use crate::money::Currency;
@@ -238,16 +239,56 @@ impl Store {
     }
 
     /// Creator ids, a page at a time (the planner of a fanned-out run).
+    /// A page of creator ids for a fanned-out run, read from the items' keys (a creator whose
+    /// record cannot be decoded is still listed: its chunk records its failure).
     pub async fn creator_ids(
         &self,
         limit: usize,
         after: Option<String>,
     ) -> Result<Listing<CreatorId>, StoreError> {
-        let page = self.creators(limit, after).await?;
+        let query = Query::new(Index::Gsi1, keys::CREATORS, SkRange::All)
+            .limit(limit)
+            .after(after);
+        let page = self.table.query(&query).await?;
+        let items = page
+            .items
+            .iter()
+            .filter_map(|item| item.key.pk.strip_prefix("CREATOR#"))
+            .filter_map(|id| CreatorId::parse(id).ok())
+            .collect();
         Ok(Listing {
-            items: page.items.into_iter().map(|c| c.id).collect(),
+            items,
             next: page.next,
         })
+    }
+
+    /// A page of creators for a run, decoded one by one: a record that cannot be read is
+    /// returned as its error (named by its key) instead of failing the page, so one creator
+    /// never stops the run for the others.
+    pub async fn creators_to_settle(
+        &self,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<(Listing<Creator>, Vec<StoreError>), StoreError> {
+        let query = Query::new(Index::Gsi1, keys::CREATORS, SkRange::All)
+            .limit(limit)
+            .after(after);
+        let page = self.table.query(&query).await?;
+        let mut creators = Vec::new();
+        let mut unreadable = Vec::new();
+        for item in &page.items {
+            match decode::<Creator>(item) {
+                Ok(creator) => creators.push(creator),
+                Err(e) => unreadable.push(e),
+            }
+        }
+        Ok((
+            Listing {
+                items: creators,
+                next: page.next,
+            },
+            unreadable,
+        ))
     }
 
     pub async fn settlement_line(
