@@ -299,13 +299,14 @@ async fn json_errors(response: Response) -> Response {
     Response::from_parts(parts, new_body)
 }
 
-/// The request's span: method and route only (the matched route, else the path), never the
-/// query string (it can carry e-mails in `utm_*`) nor headers (keys, signatures), at any level.
+/// The request's span: method and matched route only (`<unmatched>` when no route matched: a
+/// raw path can carry an e-mail too), never the query string (it can carry e-mails in `utm_*`)
+/// nor headers (keys, signatures), at any level.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| request.uri().path(), |m| m.as_str());
+        .map_or("<unmatched>", |m| m.as_str());
     tracing::debug_span!("request", method = %request.method(), route = %route)
 }
 

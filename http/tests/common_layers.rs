@@ -126,4 +126,19 @@ async fn the_request_trace_at_debug_never_logs_the_query_or_headers() {
     );
     assert!(!log.contains("utm_content"), "the query leaked: {log}");
     assert!(!log.contains("llk_secret"), "a header leaked: {log}");
+
+    // A path no route matches is not traced either: it can carry an e-mail as well.
+    let (status, _, _) = send(
+        Request::get("/x/someone.else@example.com")
+            .body(Body::empty())
+            .expect("a request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let log = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    assert!(log.contains("<unmatched>"), "{log}");
+    assert!(
+        !log.contains("someone.else"),
+        "an unmatched path leaked: {log}"
+    );
 }

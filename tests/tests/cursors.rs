@@ -214,5 +214,15 @@ on_both_backends!(
                 .await;
             assert_eq!(reply.status, StatusCode::OK, "limit={limit}");
         }
+        // HEAD reaches the same handlers as GET: the same rules, not a way around them.
+        let reply = app
+            .call(
+                http::Method::HEAD,
+                "/api/creators?limit=100000&cursor=forged",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "HEAD");
     }
 );

@@ -218,14 +218,14 @@ async fn seal_answer(state: &ApiState, binding: &Binding, response: Response) ->
     }
 }
 
-/// The layer: on `GET`, authenticates the caller (the handler's [`Caller`] reuses it), checks
+/// The layer: on `GET` (and `HEAD`, which axum routes to the same handlers), authenticates the caller (the handler's [`Caller`] reuses it), checks
 /// `limit`, opens the request's cursor and seals the answer's.
 pub(crate) async fn paging(
     State(state): State<Arc<ApiState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::GET {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
         return next.run(request).await;
     }
     // Without a valid key the handler answers 401 (or 503) itself; nothing is listed.
