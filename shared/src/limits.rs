@@ -31,10 +31,11 @@ pub const FUTURE_SKEW: Duration = Duration::days(1);
 /// a store): 1 to 128 characters of visible ASCII (`!`..=`~`): no spaces, no control characters.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Product keys (SKUs, product ids; a plan's per-product overrides): 1 to 128 characters, no
+/// Product keys (SKUs, product ids; a plan's per-product overrides): 1 to 255 characters (Shopify's
+/// SKU limit), no
 /// control characters. Shops let merchants type SKUs freely (spaces, accents), so a product key
 /// is text, not an id: refusing an order for its SKU would make a real sale unbookable.
-pub const MAX_PRODUCT_KEY_LEN: usize = 128;
+pub const MAX_PRODUCT_KEY_LEN: usize = 255;
 
 /// Promo codes as carried by an order: 1 to 64 characters of visible ASCII.
 pub const MAX_CODE_LEN: usize = 64;
@@ -223,7 +224,8 @@ mod tests {
         assert!(check_product_key("SERUM 50 ml é").is_ok());
         assert!(check_product_key("").is_err());
         assert!(check_product_key("a\nb").is_err());
-        assert!(check_product_key(&"x".repeat(129)).is_err());
+        assert!(check_product_key(&"x".repeat(255)).is_ok());
+        assert!(check_product_key(&"x".repeat(256)).is_err());
         assert!(check_text("a\nb").is_err());
     }
 }

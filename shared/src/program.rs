@@ -275,10 +275,10 @@ impl Program {
             }
         }
         for (sku, rate) in &plan.product_overrides {
-            if sku.is_empty() || sku.len() > 128 {
+            if crate::limits::check_product_key(sku).is_err() {
                 return Err(invalid(
                     "plan.product_overrides",
-                    "product keys are 1 to 128 characters",
+                    "product keys are 1 to 255 characters without control characters",
                 ));
             }
             if let SaleCommission::Fixed(m) = rate {

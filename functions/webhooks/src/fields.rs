@@ -169,12 +169,13 @@ impl<'a> Fields<'a> {
             .map_err(|e| BadField::limit(&self.full(path), e))
     }
 
-    /// A SKU as the merchant typed it ([`limits::check_product_key`]: spaces allowed).
-    pub fn product_key(&self, path: &str) -> Result<String, BadField> {
+    /// A SKU as the merchant typed it, when it is a product key
+    /// ([`limits::check_product_key`]: spaces allowed). One outside it (longer, or with a tab
+    /// pasted from a spreadsheet) is dropped, not refused: no plan override can name it, and a
+    /// real order must never be refused for its SKU (the line earns the creator's rate).
+    pub fn product_key(&self, path: &str) -> Result<Option<String>, BadField> {
         let text = self.str(path)?;
-        limits::check_product_key(text)
-            .map(str::to_string)
-            .map_err(|e| BadField::limit(&self.full(path), e))
+        Ok(limits::check_product_key(text).ok().map(str::to_string))
     }
 
     pub fn opt_str_id(&self, path: &str) -> Result<Option<String>, BadField> {
@@ -241,21 +242,28 @@ impl<'a> Fields<'a> {
     /// The elements of an array (absent: none), at most [`limits::MAX_LIST_LEN`], each knowing
     /// its path (`line_items[2]`).
     pub fn array(&self, path: &str) -> Result<Vec<Fields<'a>>, BadField> {
+        if let Some(Value::Array(items)) = self.lookup(path) {
+            limits::check_list_len(items.len())
+                .map_err(|e| BadField::limit(&self.full(path), e))?;
+        }
+        self.searched_array(path)
+    }
+
+    /// An array we only search for one entry (WooCommerce's `meta_data`, Shopify's
+    /// `note_attributes`): not bounded by the list limit, since nothing of it is carried but the
+    /// entry found (the body limit bounds it); a shop with many meta entries is not refused.
+    pub fn searched_array(&self, path: &str) -> Result<Vec<Fields<'a>>, BadField> {
         match self.lookup(path) {
             None => Ok(Vec::new()),
-            Some(Value::Array(items)) => {
-                limits::check_list_len(items.len())
-                    .map_err(|e| BadField::limit(&self.full(path), e))?;
-                Ok(items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, value)| Fields {
-                        value,
-                        path: format!("{}[{i}]", self.full(path)),
-                        now: self.now,
-                    })
-                    .collect())
-            }
+            Some(Value::Array(items)) => Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, value)| Fields {
+                    value,
+                    path: format!("{}[{i}]", self.full(path)),
+                    now: self.now,
+                })
+                .collect()),
             Some(_) => Err(self.bad(path, "must be an array")),
         }
     }

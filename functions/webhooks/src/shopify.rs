@@ -47,7 +47,7 @@ fn shop_money(f: &Fields<'_>, path: &str, currency: Currency) -> Result<Money, B
 /// else the `landing_site` query. Both are the shopper's text: a value that is not an id is
 /// no click ([`Fields::opt_hint`]).
 fn click_id(f: &Fields<'_>, param: &str) -> Result<Option<String>, BadField> {
-    for attribute in f.array("note_attributes")? {
+    for attribute in f.searched_array("note_attributes")? {
         if attribute.opt_str("name")? == Some(param) {
             if let Some(value) = attribute.opt_hint("value", false)? {
                 return Ok(Some(value));
@@ -101,7 +101,7 @@ fn sale(f: &Fields<'_>, click_param: &str) -> Result<Sale, BadField> {
             sku: match item.opt_str("sku")? {
                 // Shopify sends `""` for a variant without a SKU.
                 Some("") | None => None,
-                Some(_) => Some(item.product_key("sku")?),
+                Some(_) => item.product_key("sku")?,
             },
             product_id: item.opt_id("product_id")?,
             quantity,

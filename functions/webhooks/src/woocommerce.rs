@@ -106,7 +106,7 @@ fn sale(
             sku: match item.opt_str("sku")? {
                 // WooCommerce sends `""` for a product without a SKU.
                 Some("") | None => None,
-                Some(_) => Some(item.product_key("sku")?),
+                Some(_) => item.product_key("sku")?,
             },
             product_id: item.opt_id("product_id")?,
             quantity: item.quantity("quantity")?,
@@ -115,7 +115,7 @@ fn sale(
     }
     let net = sum(lines.iter().map(|l| Ok(l.net)), currency, "line_items")?;
     let mut click_id = None;
-    for meta in f.array("meta_data")? {
+    for meta in f.searched_array("meta_data")? {
         if meta.opt_str("key")? == Some(click_param) {
             // Our storefront snippet copies it from the shopper's landing URL: a hint.
             click_id = meta.opt_hint("value", false)?;
