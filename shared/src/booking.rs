@@ -182,7 +182,9 @@ struct Priced {
 }
 
 /// Converts (with the program's rate, or not at all) and applies the plan. `None` when the
-/// order's currency has no configured rate.
+/// order's currency has no configured rate. A converted net or a commission past the amount
+/// bound (a large order at a large rate, a fixed amount times a large quantity) is
+/// `MoneyError::TooLarge`: booking holds such an order instead of pricing it.
 fn price(
     program: &Program,
     kind: ConversionKind,
@@ -190,7 +192,7 @@ fn price(
     enrolment: Option<&Enrolment>,
     net: Money,
     lines: &[LineItem],
-) -> Result<Option<Priced>, BookingError> {
+) -> Result<Option<Priced>, MoneyError> {
     let zero = Money::zero(program.currency);
     let (program_net, program_lines, fx) = if net.currency() == program.currency {
         (net, lines.to_vec(), None)
@@ -225,6 +227,9 @@ fn price(
             &program_lines,
         )?,
     };
+    for amount in [program_net, commission] {
+        crate::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+    }
     Ok(Some(Priced {
         program_net: Some(program_net),
         fx,
@@ -337,17 +342,27 @@ async fn book_order(
         ));
     }
 
-    let priced = price(
+    let priced = match price(
         program,
         order.kind,
         creator.as_ref(),
         enrolment.as_ref(),
         order.net,
         order.lines,
-    )?;
-    if priced.is_none() {
-        holds.push(HoldReason::FxRateMissing);
-    }
+    ) {
+        Ok(Some(priced)) => Some(priced),
+        Ok(None) => {
+            holds.push(HoldReason::FxRateMissing);
+            None
+        }
+        // Within the bounds as reported, but not once converted or priced: held for an
+        // admin (never poison: the order was answered 200 and is real).
+        Err(MoneyError::Overflow | MoneyError::TooLarge) => {
+            holds.push(HoldReason::AmountOutOfRange);
+            None
+        }
+        Err(other) => return Err(other.into()),
+    };
     let priced = priced.unwrap_or(Priced {
         program_net: None,
         fx: None,
@@ -620,7 +635,7 @@ pub async fn decide(
                     c.net,
                     &c.lines,
                 )
-                .map_err(|e| DecisionError::Store(StoreError::Invalid(e.to_string())))?
+                .map_err(DecisionError::Money)?
                 .ok_or(DecisionError::FxRateMissing(c.net.currency()))?;
                 c.program_net = priced.program_net;
                 c.fx = priced.fx;

@@ -329,6 +329,9 @@ pub enum HoldReason {
     TooFastAfterClick,
     /// The order's currency is not the program's and the program has no rate for it.
     FxRateMissing,
+    /// Converted to the program's currency, or priced by the plan, an amount would pass the
+    /// domain's limit of 10^13 minor units.
+    AmountOutOfRange,
 }
 
 /// How the conversion found its creator.

@@ -175,3 +175,59 @@ async fn an_event_outside_the_bounds_is_poison_not_a_panic() {
         other => panic!("expected poison, got {other:?}"),
     }
 }
+
+on_both_backends!(
+    an_order_too_large_once_converted_is_held_not_poisoned,
+    |app: TestApp| async move {
+        let (program, _creator, secret) = shop(&app).await;
+        let reply = app
+            .call(
+                http::Method::PUT,
+                &format!("/api/programs/{program}/fx-rates"),
+                Some(&app.admin),
+                Some(json!({"rates": {"EUR": "99999999"}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        // Within the amount bound as the shop reports it (just under 10^13 minor units), far
+        // past it in dollars at that rate.
+        let body = json!({
+            "event": "sale", "order_id": "huge-1", "amount": "99999999999.99", "currency": "EUR",
+            "coupon": "ANNA10", "occurred_at": rfc3339_in(-60)
+        })
+        .to_string()
+        .into_bytes();
+        let reply = app
+            .deliver(
+                &format!("/postback/{program}"),
+                &postback_headers(&secret, &body, now_unix()),
+                &body,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        let drained = app.drain().await;
+        assert_eq!((drained.done, drained.poisoned), (1, 0), "{drained:?}");
+        let held = app
+            .all_pages(&format!("/api/conversions?program={program}&status=held"))
+            .await;
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(held[0]["hold_reasons"], json!(["amount_out_of_range"]));
+        let id = held[0]["id"].as_str().unwrap_or_default();
+        let approve = app
+            .post(
+                &format!("/api/conversions/{id}/approve"),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(approve.status, StatusCode::BAD_REQUEST, "{}", approve.json);
+        let reject = app
+            .post(
+                &format!("/api/conversions/{id}/reject"),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(reject.status, StatusCode::OK, "{}", reject.json);
+    }
+);
