@@ -303,6 +303,26 @@ async fn timestamps_outside_2000_to_tomorrow_are_refused_naming_the_field() {
     .await;
 }
 
+/// A downgrade's proration invoice totals below zero and Stripe marks it paid: a credit, not a
+/// sale. It is acknowledged as ignored (a 400 would be retried for days), and nothing is queued.
+#[tokio::test]
+async fn a_renewal_invoice_that_credits_the_customer_is_ignored_not_refused() {
+    let edge = edge().await;
+    let mut invoice = fixture("stripe/invoice_paid.json", "none");
+    invoice["data"]["object"]["total_excluding_tax"] = json!(-1_500);
+    let reply = edge.stripe(invoice.to_string().as_bytes()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert!(
+        reply.json["ignored"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invoice.paid"),
+        "{}",
+        reply.json
+    );
+    assert!(edge.queued().await.is_empty());
+}
+
 /// A Stripe renewal's net was `subtotal - amount_shipping` with a bare `-`: `i64::MIN` minus
 /// one panicked (debug) or wrapped (release).
 #[tokio::test]

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use linkledger_shared::conversion::{Fact, Refund, Refunded, Sale};
 use linkledger_shared::creator::email_hash;
+use linkledger_shared::limits;
 
 use crate::fields::{net_of, BadField, Fields};
 use crate::Normalized;
@@ -41,6 +42,20 @@ pub fn normalize(
             // `checkout.session.completed`; later cycles are renewals.
             if o.opt_str("billing_reason")? == Some("subscription_create") {
                 return Ok(Normalized::Ignored(format!("{kind} (subscription_create)")));
+            }
+            // A downgrade's proration invoice can total below zero (Stripe credits the
+            // customer's balance and marks it paid): nothing was sold, so nothing to book —
+            // acknowledged, never refused (a 400 would be retried for days).
+            let total = match (o.opt("total_excluding_tax"), o.opt("subtotal")) {
+                (Some(_), _) => o.int("total_excluding_tax")?,
+                (None, Some(_)) => o.int("subtotal")?,
+                (None, None) => 0,
+            };
+            // Past the amount bound it is not a credit but a bad value: refused below.
+            if total < 0 && limits::check_amount(total).is_ok() {
+                return Ok(Normalized::Ignored(format!(
+                    "{kind} (a credit, not a sale)"
+                )));
             }
             Fact::Sale(renewal(&o, created)?)
         }
