@@ -46,6 +46,12 @@ impl Rate {
         Ok(Self { digits, scale })
     }
 
+    /// The rate's whole units (`"1.0825"` is 1), what the domain's bound on rates is about.
+    pub fn whole_units(&self) -> i64 {
+        let unit = 10i64.checked_pow(self.scale).unwrap_or(i64::MAX);
+        self.digits.checked_div(unit).unwrap_or(0)
+    }
+
     /// `amount` (in `from`) as `to`: exact product, rounded once, half to even, to `to`'s minor
     /// unit (exponents of both currencies respected).
     pub fn convert(&self, amount: Money, to: Currency) -> Result<Money, MoneyError> {
@@ -73,7 +79,7 @@ impl fmt::Display for Rate {
             write!(
                 f,
                 "{}.{:0width$}",
-                self.digits.checked_div(unit).unwrap_or(0),
+                self.whole_units(),
                 self.digits.checked_rem(unit).unwrap_or(0),
                 width = self.scale as usize
             )

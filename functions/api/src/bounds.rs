@@ -58,9 +58,7 @@ pub(crate) fn plan(code: &'static str, plan: &CommissionPlan) -> Result<(), Http
 
 /// An exchange rate below [`MAX_FX_RATE`].
 pub(crate) fn fx_rate(code: &'static str, field: &str, rate: &Rate) -> Result<(), HttpError> {
-    let text = rate.to_string();
-    let whole = text.split('.').next().unwrap_or("");
-    match whole.parse::<u64>() {
+    match u64::try_from(rate.whole_units()) {
         Ok(units) if units < MAX_FX_RATE => Ok(()),
         _ => Err(HttpError::bad_request(
             code,

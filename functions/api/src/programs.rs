@@ -40,18 +40,33 @@ pub(crate) async fn visible_program(
     caller: &Caller,
     id: &str,
 ) -> Result<(Program, u64), HttpError> {
+    let (program, version, _) = visible_program_and_enrolment(state, caller, id).await?;
+    Ok((program, version))
+}
+
+/// [`visible_program`], with a creator key's enrolment in it (read once, for its view).
+async fn visible_program_and_enrolment(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Program, u64, Option<Enrolment>), HttpError> {
     let id = parse_program_id(id)?;
     let found = state
         .store
         .program(&id)
         .await?
         .ok_or_else(|| HttpError::not_found("no such program"))?;
-    if let Some(creator) = caller.own_creator() {
-        if state.store.enrolment(&id, creator).await?.is_none() {
-            return Err(HttpError::not_found("no such program"));
-        }
-    }
-    Ok((found.record, found.version))
+    let enrolment = match caller.own_creator() {
+        Some(creator) => Some(
+            state
+                .store
+                .enrolment(&id, creator)
+                .await?
+                .ok_or_else(|| HttpError::not_found("no such program"))?,
+        ),
+        None => None,
+    };
+    Ok((found.record, found.version, enrolment))
 }
 
 /// What a creator's key sees of a program: the program's public terms and this creator's own
@@ -211,19 +226,11 @@ pub async fn get_program(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProgramView>, HttpError> {
-    let (program, _) = visible_program(&state, &caller, &id).await?;
-    match caller.own_creator() {
-        Some(creator) => {
-            let enrolment = state
-                .store
-                .enrolment(&program.id, creator)
-                .await?
-                .ok_or_else(|| HttpError::not_found("no such program"))?;
-            Ok(Json(ProgramView::Creator(CreatorProgramView::of(
-                program, &enrolment,
-            ))))
-        }
-        None => Ok(Json(ProgramView::Program(program))),
+    match visible_program_and_enrolment(&state, &caller, &id).await? {
+        (program, _, Some(enrolment)) => Ok(Json(ProgramView::Creator(CreatorProgramView::of(
+            program, &enrolment,
+        )))),
+        (program, _, None) => Ok(Json(ProgramView::Program(program))),
     }
 }
 

@@ -292,16 +292,6 @@ impl Store {
         decode_page(self.table.query(&query).await?)
     }
 
-    pub async fn enrolments_of_creator(
-        &self,
-        creator: &CreatorId,
-    ) -> Result<Vec<Enrolment>, StoreError> {
-        self.query_all(
-            Query::prefix(Index::Gsi2, keys::creator(creator).pk, keys::ENROL_PREFIX).limit(100),
-        )
-        .await
-    }
-
     // Links
 
     /// Create-if-absent on the code: `AlreadyExists` when the code is taken.

@@ -376,14 +376,6 @@ impl Store {
         .await
     }
 
-    pub async fn settle_state(
-        &self,
-        creator: &CreatorId,
-        currency: Currency,
-    ) -> Result<Option<Versioned<SettleState>>, StoreError> {
-        self.get_record(keys::settle_state(creator, currency)).await
-    }
-
     /// Every settlement state of `creator`, by currency, with its version: one query of the
     /// creator's small `SETTLESTATE#` partition (strongly consistent on the table).
     pub async fn settle_states(
