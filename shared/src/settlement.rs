@@ -1055,12 +1055,7 @@ pub async fn retry_failed(
         .filter(|l| l.status == LineStatus::Failed)
         .map(|l| l.creator_id)
         .collect();
-    let mut creators = Vec::new();
-    for id in &ids {
-        if let Some(creator) = store.creator(id).await? {
-            creators.push(creator);
-        }
-    }
+    let creators = creators_by_id(store, date, &ids).await?;
     let min_payouts = min_payouts(store).await?;
     let mut seen = Progress::default();
     settle_creators(store, date, &creators, &min_payouts, &mut seen).await?;
@@ -1152,6 +1147,27 @@ pub async fn plan(
     Ok(store.run(date).await?.map(|v| v.record).unwrap_or(run))
 }
 
+/// The creators of `ids` that exist, read one by one: an unreadable record fails that creator
+/// alone (logged as the event the alarm counts), a store outage fails the call.
+async fn creators_by_id<'a>(
+    store: &Store,
+    date: Date,
+    ids: impl IntoIterator<Item = &'a CreatorId>,
+) -> Result<Vec<crate::creator::Creator>, SettleError> {
+    let mut creators = Vec::new();
+    for id in ids {
+        match store.creator(id).await {
+            Ok(Some(creator)) => creators.push(creator),
+            Ok(None) => {}
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                tracing::error!(%date, creator_id = %id, reason = SettleError::from(e).reason(), "settlement line failed");
+            }
+        }
+    }
+    Ok(creators)
+}
+
 /// The queued step of a fanned-out run: settles one chunk, marks it done, and the chunk that
 /// finds every chunk done completes the run (exactly once, see [`finish`]). A creator that
 /// fails gets a failed line, as in [`settle`]; only a store outage fails the chunk (retried).
@@ -1161,18 +1177,7 @@ pub async fn settle_chunk(
     finance: Option<&dyn crate::ports::Queue>,
 ) -> Result<Option<SettlementRun>, SettleError> {
     let min_payouts = min_payouts(store).await?;
-    let mut creators = Vec::new();
-    for id in &chunk.creators {
-        match store.creator(id).await {
-            Ok(Some(creator)) => creators.push(creator),
-            Ok(None) => {}
-            Err(e) if e.is_retryable() => return Err(e.into()),
-            // An unreadable creator record: that creator alone cannot be settled.
-            Err(e) => {
-                tracing::error!(date = %chunk.date, creator_id = %id, reason = SettleError::from(e).reason(), "settlement line failed");
-            }
-        }
-    }
+    let creators = creators_by_id(store, chunk.date, &chunk.creators).await?;
     let mut seen = Progress::default();
     settle_creators(store, chunk.date, &creators, &min_payouts, &mut seen).await?;
     store.mark_chunk_done(chunk.date, chunk.index).await?;
