@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linkledger_shared::ids::{ClickId, LinkCode, RESERVED_CODES};
+use linkledger_core::ids::{ClickId, LinkCode, RESERVED_CODES};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

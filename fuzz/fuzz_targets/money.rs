@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use linkledger_fuzz::split_topic;
-use linkledger_shared::limits::MAX_AMOUNT_MINOR;
-use linkledger_shared::money::{Currency, Money, MoneyError};
+use linkledger_core::limits::MAX_AMOUNT_MINOR;
+use linkledger_core::money::{Currency, Money, MoneyError};
 
 fuzz_target!(|data: &[u8]| {
     let _ = std::str::from_utf8(data).map(Currency::parse);

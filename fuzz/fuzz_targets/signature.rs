@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linkledger_shared::signature::{
+use linkledger_core::signature::{
     sign_timestamped, verify_body_base64, verify_timestamped, SignatureError, TOLERANCE_SECONDS,
 };
 

@@ -6,8 +6,8 @@ use http::{HeaderMap, HeaderValue};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-use linkledger_shared::conversion::{ConversionEvent, Platform};
-use linkledger_shared::ids::ProgramId;
+use linkledger_core::conversion::{ConversionEvent, Platform};
+use linkledger_core::ids::ProgramId;
 use linkledger_webhooks::{normalize, Normalized};
 
 /// A fixed clock, so a crash input reproduces on any day (the fixtures are dated before it).

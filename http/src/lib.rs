@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use linkledger_shared::ports::StoreError;
+use linkledger_store::ports::StoreError;
 
 mod strict;
 

@@ -3,16 +3,16 @@
 //! walkthrough that works when pasted.
 
 use linkledger_api::{issue_key, NewApiKey};
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::creator::{email_hash, Creator, Enrolment};
-use linkledger_shared::destination::{Destination, Domain};
-use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
-use linkledger_shared::link::{Link, PromoCode};
-use linkledger_shared::money::{BasisPoints, Currency, Money};
-use linkledger_shared::program::{CommissionPlan, Precedence, Program, SaleCommission};
-use linkledger_shared::store::{Store, WebhookSecret};
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::conversion::Platform;
+use linkledger_core::creator::{email_hash, Creator, Enrolment};
+use linkledger_core::destination::{Destination, Domain};
+use linkledger_core::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_core::link::{Link, PromoCode};
+use linkledger_core::money::{BasisPoints, Currency, Money};
+use linkledger_core::program::{CommissionPlan, Precedence, Program, SaleCommission};
+use linkledger_store::{Store, WebhookSecret};
 
 pub const PROGRAM: &str = "prg_demo000000000000000000";
 pub const CREATOR: &str = "cre_anna000000000000000000";
@@ -24,7 +24,7 @@ pub const POSTBACK_SECRET: &str = "demo_postback_secret_do_not_use_in_production
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let usd = Currency::parse("USD")?;
     let domains = vec![Domain::parse("example.com")?];
     let program = Program {

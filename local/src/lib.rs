@@ -9,10 +9,10 @@ use std::time::Duration;
 use axum::Router;
 
 use linkledger_api::ApiState;
+use linkledger_core::click::VisitorKey;
 use linkledger_redirect::RedirectState;
-use linkledger_shared::click::VisitorKey;
-use linkledger_shared::ports::Queue;
-use linkledger_shared::store::Store;
+use linkledger_store::ports::Queue;
+use linkledger_store::Store;
 use linkledger_webhooks::WebhookState;
 
 /// Redirect at `/{code}`, API at `/api`, webhooks at `/webhooks/...` and `/postback/...`,

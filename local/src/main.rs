@@ -9,11 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use linkledger::demo;
 use linkledger_api::{issue_key, NewApiKey};
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::Actor;
-use linkledger_shared::click::VisitorKey;
-use linkledger_shared::config::{Backend, Backends, Config};
-use linkledger_shared::ids::{random_token, CreatorId};
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::Actor;
+use linkledger_core::click::VisitorKey;
+use linkledger_core::ids::{random_token, CreatorId};
+use linkledger_wiring::config::{Backend, Backends, Config};
 use linkledger_worker::ConsumerOptions;
 
 /// mimalloc instead of glibc's allocator: requests are allocated on the async threads and
@@ -128,7 +128,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     if let Some(path) = cli.db {
         config.backend = Backend::Sqlite { path };
     }
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect(&config.backend).await?;
 
     match cli.command {
@@ -245,13 +245,13 @@ async fn serve(
 /// Settles the previous UTC day every day at `at` (UTC), as the EventBridge schedule does on AWS.
 async fn nightly_settlement(backends: Backends, at: time::Time) {
     loop {
-        let now = linkledger_shared::now();
+        let now = linkledger_core::now();
         let next = linkledger::next_settlement(now, at);
         let wait = (next - now).try_into().unwrap_or(Duration::from_secs(60));
         tracing::info!(next = %next, "nightly settlement scheduled");
         tokio::time::sleep(wait).await;
-        let date = linkledger_shared::yesterday();
-        match linkledger_shared::settlement::settle(
+        let date = linkledger_core::yesterday();
+        match linkledger_store::settlement::settle(
             &backends.store,
             date,
             backends.finance.as_deref(),
@@ -275,15 +275,15 @@ async fn nightly_settlement(backends: Backends, at: time::Time) {
 async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError> {
     use std::io::{IsTerminal, Write};
     let date = match date {
-        Some(text) => linkledger_shared::parse_date(&text)
+        Some(text) => linkledger_core::parse_date(&text)
             .ok_or_else(|| format!("--date {text:?} is not a date (YYYY-MM-DD)"))?,
-        None => linkledger_shared::yesterday(),
+        None => linkledger_core::yesterday(),
     };
     // Today, a future date or a date before the latest run are refused by the rules every
     // path shares (`settlement::begin`), with the same message as the API's.
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let run = linkledger_shared::settlement::settle(
+    let run = linkledger_store::settlement::settle(
         &backends.store,
         date,
         backends.finance.as_deref(),

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use linkledger_shared::adapters::aws::{create_table, sdk_config, DynamoTable};
-use linkledger_shared::adapters::sqlite::SqliteDb;
-use linkledger_shared::api_key::Role;
-use linkledger_shared::store::Store;
+use linkledger_aws::{create_table, sdk_config, DynamoTable};
+use linkledger_core::api_key::Role;
+use linkledger_sqlite::SqliteDb;
+use linkledger_store::Store;
 
 mod common;
 use common::linkledger;
@@ -95,7 +95,7 @@ async fn keys_create_bootstraps_an_admin_key_on_dynamodb() {
         return;
     }
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-    let table = format!("cli-{}-{}", std::process::id(), linkledger_shared::now_ms());
+    let table = format!("cli-{}-{}", std::process::id(), linkledger_core::now_ms());
     create_table(&client, &table).await.unwrap();
 
     let mut command = linkledger();

@@ -11,14 +11,14 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use linkledger_api::{issue_key, NewApiKey};
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::Actor;
-use linkledger_shared::click::VisitorKey;
-use linkledger_shared::ports::Table;
-use linkledger_shared::store::Store;
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::Actor;
+use linkledger_core::click::VisitorKey;
+use linkledger_store::ports::Table;
+use linkledger_store::Store;
 
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::ports::Queue;
+use linkledger_core::conversion::Platform;
+use linkledger_store::ports::Queue;
 use linkledger_worker::{ConsumerOptions, Drained};
 
 use crate::backends::{

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use linkledger_shared::adapters::aws::{self, DynamoTable, SqsQueue};
-use linkledger_shared::adapters::sqlite::SqliteDb;
-use linkledger_shared::ports::{Queue, Table};
+use linkledger_aws::{self as aws, DynamoTable, SqsQueue};
+use linkledger_sqlite::SqliteDb;
+use linkledger_store::ports::{Queue, Table};
 
 /// A name no other test (in this or a concurrent run) uses: letters, digits and `-` only,
 /// which both DynamoDB table names and SQS queue names accept.

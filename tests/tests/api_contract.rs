@@ -5,11 +5,11 @@
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::ids::{CreatorId, ProgramId};
-use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-use linkledger_shared::limits::MAX_AMOUNT_MINOR;
-use linkledger_shared::money::{Currency, Money};
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::limits::MAX_AMOUNT_MINOR;
+use linkledger_core::money::{Currency, Money};
 use linkledger_tests::app::{Reply, TestApp};
 use linkledger_tests::on_both_backends;
 use serde_json::{json, Value};
@@ -276,7 +276,7 @@ on_both_backends!(
                         EntryKind::Adjustment,
                         Money::bounded(MAX_AMOUNT_MINOR, usd).expect("bounded"),
                         None,
-                        linkledger_shared::now(),
+                        linkledger_core::now(),
                         None,
                     )
                 })

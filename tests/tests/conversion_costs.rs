@@ -7,8 +7,8 @@ use std::sync::Arc;
 use http::StatusCode;
 use serde_json::json;
 
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::ports::{OpCounts, Queue};
+use linkledger_core::conversion::Platform;
+use linkledger_store::ports::{OpCounts, Queue};
 use linkledger_tests::app::TestApp;
 use linkledger_tests::backends::{aws_queue, aws_table_backend};
 use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};

@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use linkledger_shared::conversion::Platform;
+use linkledger_core::conversion::Platform;
 use linkledger_tests::app::TestApp;
 use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{
@@ -853,10 +853,10 @@ on_both_backends!(
 on_both_backends!(
     a_refund_after_payout_leaves_a_negative_balance,
     |app: TestApp| async move {
-        use linkledger_shared::audit::{Actor, AuditEntry};
-        use linkledger_shared::ids::{CreatorId, ProgramId};
-        use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-        use linkledger_shared::money::{Currency, Money};
+        use linkledger_core::audit::{Actor, AuditEntry};
+        use linkledger_core::ids::{CreatorId, ProgramId};
+        use linkledger_core::ledger::{EntryKind, LedgerEntry};
+        use linkledger_core::money::{Currency, Money};
 
         let shop = shop(&app).await;
         // No holding period: the accrual is payable at once.
@@ -885,7 +885,7 @@ on_both_backends!(
             EntryKind::Payout,
             Money::parse_decimal("-10.00", Currency::parse("USD").unwrap()).unwrap(),
             None,
-            linkledger_shared::now(),
+            linkledger_core::now(),
             None,
         );
         let audit = AuditEntry::new(
@@ -993,7 +993,7 @@ on_both_backends!(
         assert_eq!(all.len(), 3);
         // The sales happened a minute from now: today, or tomorrow when the test runs in the
         // day's last minute.
-        let today = linkledger_shared::now().date();
+        let today = linkledger_core::now().date();
         let tomorrow = today.next_day().unwrap_or(today);
         let within = app
             .all_pages(&format!(

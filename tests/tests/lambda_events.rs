@@ -10,8 +10,8 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use linkledger_api::ApiState;
+use linkledger_core::click::VisitorKey;
 use linkledger_redirect::RedirectState;
-use linkledger_shared::click::VisitorKey;
 use linkledger_tests::app::TestApp;
 
 fn event(name: &str) -> String {
@@ -98,8 +98,8 @@ async fn api_lambda_answers_http_api_events() {
 /// and reports the unreadable record of the same batch as its only failure.
 #[tokio::test]
 async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
-    use linkledger_shared::conversion::Platform;
-    use linkledger_shared::signature::sign_timestamped;
+    use linkledger_core::conversion::Platform;
+    use linkledger_core::signature::sign_timestamped;
 
     let app = TestApp::sqlite().await;
     let program = app.program().await;
@@ -114,7 +114,7 @@ async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
     let body = json!({"event": "sale", "order_id": "lambda-1", "amount": "80.00",
         "currency": "USD", "coupon": "anna10"})
     .to_string();
-    let now = linkledger_shared::now().unix_timestamp();
+    let now = linkledger_core::now().unix_timestamp();
     let signature = sign_timestamped(secret.as_bytes(), now, body.as_bytes());
     let mut request: serde_json::Value =
         serde_json::from_str(&event("apigw-v2-postback.json").replace("__PROGRAM__", &program))
@@ -173,18 +173,18 @@ fn settlement_lambda_tells_its_two_event_sources_apart() {
 /// A scheduled date that is not over yet is refused.
 #[tokio::test]
 async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_failing_creator() {
+    use linkledger_core::audit::{Actor, AuditEntry};
+    use linkledger_core::ids::{CreatorId, ProgramId};
+    use linkledger_core::ledger::{EntryKind, LedgerEntry};
+    use linkledger_core::money::{Currency, Money};
     use linkledger_settlement::{handle_chunks, handle_schedule, Queues, SettleRequest};
-    use linkledger_shared::audit::{Actor, AuditEntry};
-    use linkledger_shared::ids::{CreatorId, ProgramId};
-    use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-    use linkledger_shared::money::{Currency, Money};
 
     let app = TestApp::sqlite().await;
     let program = app.program().await;
     let (anna, _) = app.creator(&program, "anna").await;
     let (whale, _) = app.creator(&program, "whale").await;
     let usd = Currency::parse("USD").unwrap();
-    let three_days_ago = linkledger_shared::now() - time::Duration::days(3);
+    let three_days_ago = linkledger_core::now() - time::Duration::days(3);
     let entry = |creator: &str, minor: i64| {
         LedgerEntry::new(
             CreatorId::parse(creator).unwrap(),
@@ -202,13 +202,13 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
         .await
         .unwrap();
     // 101 × 10^13: past the balance limit of 10^15.
-    let max = linkledger_shared::limits::MAX_AMOUNT_MINOR;
+    let max = linkledger_core::limits::MAX_AMOUNT_MINOR;
     let whale_entries: Vec<LedgerEntry> = (0..101).map(|_| entry(&whale, max)).collect();
     for part in whale_entries.chunks(50) {
         app.store.append_entries(part, &audit()).await.unwrap();
     }
 
-    let today = linkledger_shared::now().date();
+    let today = linkledger_core::now().date();
     let mut queues = Queues::new(app.queue.as_ref(), None);
     let refused = handle_schedule(
         &app.store,
@@ -227,7 +227,7 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
     );
 
     queues.chunk_size = 1;
-    let date = linkledger_shared::yesterday();
+    let date = linkledger_core::yesterday();
     let planned = handle_schedule(
         &app.store,
         &queues,

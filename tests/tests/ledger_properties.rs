@@ -11,14 +11,14 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
-use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
-use linkledger_shared::conversion::{
+use linkledger_core::conversion::{
     ConversionEvent, ConversionStatus, Fact, Platform, Refund, Refunded, Sale,
 };
-use linkledger_shared::ids::{CreatorId, ProgramId};
-use linkledger_shared::ledger::{balances, EntryKind, LedgerEntry};
-use linkledger_shared::limits::{self, MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR};
-use linkledger_shared::money::{Currency, Money, MoneyError};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{balances, EntryKind, LedgerEntry};
+use linkledger_core::limits::{self, MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR};
+use linkledger_core::money::{Currency, Money, MoneyError};
+use linkledger_store::booking::{book_conversion, BookingError, Outcome};
 use linkledger_tests::app::TestApp;
 
 const RATE_BPS: i128 = 1000; // the test program's plan: 10 % of the net
@@ -156,7 +156,7 @@ async fn ledger(shop: &Shop) -> Vec<LedgerEntry> {
 async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let shop = shop().await;
     let usd = Currency::parse("USD").unwrap();
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let mut model = Model::default();
     for (i, step) in steps.iter().enumerate() {
         match *step {
@@ -238,7 +238,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         .orders
         .keys()
         .map(|&o| {
-            let id = linkledger_shared::conversion::ConversionId::for_order(
+            let id = linkledger_core::conversion::ConversionId::for_order(
                 &shop.program,
                 &format!("o{o}"),
             );
@@ -308,7 +308,7 @@ proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_maximal_sales_reach_the_balance_limit_exactly() {
     let shop = shop().await;
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let book = |i: usize| {
         let shop = &shop;
         async move {

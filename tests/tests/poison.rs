@@ -8,8 +8,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::ports::MAX_RECEIVES;
+use linkledger_core::conversion::Platform;
+use linkledger_store::ports::MAX_RECEIVES;
 use linkledger_tests::app::TestApp;
 use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};

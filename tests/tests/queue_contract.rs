@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use linkledger_shared::ports::queue::MAX_MESSAGE_BYTES;
-use linkledger_shared::ports::{Message, Queue, QueueError, MAX_RECEIVES};
+use linkledger_store::ports::queue::MAX_MESSAGE_BYTES;
+use linkledger_store::ports::{Message, Queue, QueueError, MAX_RECEIVES};
 
 type Q = Arc<dyn Queue>;
 

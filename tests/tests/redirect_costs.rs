@@ -9,19 +9,19 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::click::VisitorKey;
+use linkledger_core::creator::{email_hash, Creator};
+use linkledger_core::destination::{Destination, Domain};
+use linkledger_core::ids::{CreatorId, LinkCode, ProgramId};
+use linkledger_core::link::Link;
+use linkledger_core::money::{Currency, Money};
+use linkledger_core::program::{CommissionPlan, Precedence, Program};
 use linkledger_redirect::{router, RedirectState};
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::click::VisitorKey;
-use linkledger_shared::creator::{email_hash, Creator};
-use linkledger_shared::destination::{Destination, Domain};
-use linkledger_shared::ids::{CreatorId, LinkCode, ProgramId};
-use linkledger_shared::link::Link;
-use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::ports::{
+use linkledger_store::ports::{
     Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
 };
-use linkledger_shared::program::{CommissionPlan, Precedence, Program};
-use linkledger_shared::store::Store;
+use linkledger_store::Store;
 use linkledger_tests::backends::{aws_table, sqlite_table};
 
 fn seeded() -> AuditEntry {
@@ -29,7 +29,7 @@ fn seeded() -> AuditEntry {
 }
 
 async fn seed_link(store: &Store) {
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let usd = Currency::parse("USD").unwrap();
     let domains = vec![Domain::parse("brand.com").unwrap()];
     let program = Program {

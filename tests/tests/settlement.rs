@@ -10,23 +10,23 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::{Date, Duration};
 
-use linkledger_shared::click::Click;
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::ids::{ClickId, CreatorId, LinkCode, ProgramId};
-use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::ports::{
+use linkledger_core::click::Click;
+use linkledger_core::conversion::Platform;
+use linkledger_core::ids::{ClickId, CreatorId, LinkCode, ProgramId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::{Currency, Money};
+use linkledger_store::ports::{
     Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError, Table,
     WriteOp,
 };
-use linkledger_shared::settlement::settle;
-use linkledger_shared::store::Store;
+use linkledger_store::settlement::settle;
+use linkledger_store::Store;
 use linkledger_tests::app::TestApp;
 use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{now_unix, postback_headers};
 
 fn today() -> Date {
-    linkledger_shared::now().date()
+    linkledger_core::now().date()
 }
 
 fn days_ago(n: i64) -> Date {
@@ -350,7 +350,7 @@ impl Table for EarlierRunInterleaves {
                     .await
                     .expect("the store answers")
                     .expect("the creator");
-                let outcomes = linkledger_shared::settlement::settle_creator(
+                let outcomes = linkledger_store::settlement::settle_creator(
                     &store,
                     self.earlier,
                     &creator,
@@ -361,7 +361,7 @@ impl Table for EarlierRunInterleaves {
                 assert!(
                     matches!(
                         outcomes[..],
-                        [linkledger_shared::settlement::LineOutcome::Paid(_)]
+                        [linkledger_store::settlement::LineOutcome::Paid(_)]
                     ),
                     "{outcomes:?}"
                 );
@@ -815,7 +815,7 @@ async fn age_adjustments(app: &TestApp, creator: &str, note: &str, to: Date) {
 /// Stores an entry in `creator`'s ledger that cannot be decoded (its currency is still
 /// legible), as a bug or a hand edit would leave it; returns its item, to repair it later.
 async fn corrupt_entry(app: &TestApp, creator: &str) -> Item {
-    let id = ClickId::generate(linkledger_shared::now_ms()).to_string();
+    let id = ClickId::generate(linkledger_core::now_ms()).to_string();
     let item = Item::new(
         Key::new(format!("LEDGER#{creator}"), id),
         json!({"amount": {"amount": "1.00", "currency": "USD"}, "kind": "mystery"}).to_string(),
@@ -1200,7 +1200,7 @@ on_both_backends!(
 
 fn is_iso_date(v: &Value) -> bool {
     v.as_str()
-        .is_some_and(|s| linkledger_shared::parse_date(s).is_some() && s.len() == 10)
+        .is_some_and(|s| linkledger_core::parse_date(s).is_some() && s.len() == 10)
 }
 
 // Finding 7 of issue 10: runs, lines and payouts carried dates as `[2026, 331]`; the OpenAPI

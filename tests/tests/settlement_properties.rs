@@ -20,16 +20,16 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use time::{Date, Duration, OffsetDateTime};
 
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
-use linkledger_shared::conversion::{
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::conversion::{
     ConversionEvent, ConversionStatus, Fact, Platform, Refund, Refunded, Sale,
 };
-use linkledger_shared::ids::{CreatorId, ProgramId};
-use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-use linkledger_shared::limits::{MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR};
-use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::settlement::{cutoff, settle, LineStatus, RunStatus};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::limits::{MAX_AMOUNT_MINOR, MAX_BALANCE_MINOR};
+use linkledger_core::money::{Currency, Money};
+use linkledger_store::booking::{book_conversion, BookingError, Outcome};
+use linkledger_store::settlement::{cutoff, settle, LineStatus, RunStatus};
 use linkledger_tests::app::TestApp;
 
 const CREATORS: usize = 3;
@@ -64,7 +64,7 @@ impl When {
             When::DaysAgo(n) => day(n) + Duration::hours(12),
             When::Midnight(n) => day(n),
             When::LastInstant(n) => day(n) + Duration::days(1) - Duration::microseconds(1),
-            When::Earliest => linkledger_shared::limits::earliest(),
+            When::Earliest => linkledger_core::limits::earliest(),
             When::Latest => now + Duration::days(1),
         }
     }
@@ -199,7 +199,7 @@ impl History {
             app.promo_code(&program, &code, &id).await;
             creators.push((CreatorId::parse(&id).unwrap(), code));
         }
-        let now = linkledger_shared::now();
+        let now = linkledger_core::now();
         History {
             app,
             program: ProgramId::parse(&program).unwrap(),
@@ -220,7 +220,7 @@ impl History {
             program_id: self.program.clone(),
             platform: Platform::Postback,
             delivery_id: format!("d{}", self.deliveries),
-            received_at: linkledger_shared::now(),
+            received_at: linkledger_core::now(),
             fact,
         };
         for _ in 0..3 {
@@ -318,7 +318,7 @@ impl History {
                 let o = self.orders[index].clone();
                 let total = o.net * i128::from(percent) / 100;
                 let at = at.at(self.now);
-                let now = linkledger_shared::now();
+                let now = linkledger_core::now();
                 let outcome = self
                     .book(Fact::Refund(Refund {
                         order_refs: vec![format!("o{index}")],

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use linkledger_shared::adapters::sqlite::{index_path, SqliteDb};
-use linkledger_shared::ports::{Condition, Index, IndexKey, Item, Key, Query, SkRange, Table};
+use linkledger_sqlite::{index_path, SqliteDb};
+use linkledger_store::ports::{Condition, Index, IndexKey, Item, Key, Query, SkRange, Table};
 use linkledger_tests::backends::TempDbFile;
 
 fn indexed(pk: &str, ipk: &str) -> Item {

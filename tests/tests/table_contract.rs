@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use linkledger_shared::ports::table::now_unix;
-use linkledger_shared::ports::{
+use linkledger_store::ports::table::now_unix;
+use linkledger_store::ports::{
     Condition, Created, Index, IndexKey, Item, Key, Query, SkRange, StoreError, Table, WriteOp,
 };
 

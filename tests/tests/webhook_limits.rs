@@ -11,8 +11,8 @@ use axum::body::{Body, Bytes};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
-use linkledger_shared::conversion::{ConversionEvent, Fact, Platform};
-use linkledger_shared::signature::sign_timestamped;
+use linkledger_core::conversion::{ConversionEvent, Fact, Platform};
+use linkledger_core::signature::sign_timestamped;
 use linkledger_tests::app::{Reply, TestApp};
 use linkledger_tests::webhooks::{
     fixture, gmt_in, now_unix, postback_headers, rfc3339_in, shopify_headers, stripe_headers,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 
+use linkledger_core::audit::AuditEntry;
 use linkledger_http::{HttpError, Json, Query};
-use linkledger_shared::audit::AuditEntry;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};

@@ -6,10 +6,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::Actor;
+use linkledger_core::ids::CreatorId;
 use linkledger_http::HttpError;
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::Actor;
-use linkledger_shared::ids::CreatorId;
 
 use crate::ApiState;
 

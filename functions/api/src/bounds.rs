@@ -1,12 +1,12 @@
 //! The API's edge checks of request values against the domain's bounds
-//! (`shared/src/limits.rs` holds the numbers): each failure is a 400 whose message names the
+//! (`shared/core/src/limits.rs` holds the numbers): each failure is a 400 whose message names the
 //! field, under the route's own error code (`invalid_program`, `invalid_adjustment`, ...).
 
+use linkledger_core::fx::Rate;
+use linkledger_core::limits::{self, MAX_FX_RATE};
+use linkledger_core::money::Money;
+use linkledger_core::program::{CommissionPlan, SaleCommission};
 use linkledger_http::HttpError;
-use linkledger_shared::fx::Rate;
-use linkledger_shared::limits::{self, MAX_FX_RATE};
-use linkledger_shared::money::Money;
-use linkledger_shared::program::{CommissionPlan, SaleCommission};
 
 /// An amount within ±[`limits::MAX_AMOUNT_MINOR`].
 pub(crate) fn amount(code: &'static str, field: &str, money: &Money) -> Result<(), HttpError> {

@@ -17,11 +17,11 @@
 
 use serde_json::{json, Map, Value};
 
-use linkledger_shared::ids::RESERVED_CODES;
-use linkledger_shared::limits::{
+use linkledger_core::ids::RESERVED_CODES;
+use linkledger_core::limits::{
     MAX_AMOUNT_MINOR, MAX_HOLDING_DAYS, MAX_ID_LEN, MAX_LIST_LEN, MAX_TEXT_LEN,
 };
-use linkledger_shared::money::Currency;
+use linkledger_core::money::Currency;
 
 /// Operations whose handler refuses some roles with 403 (by operation id = handler name).
 const ROLE_RESTRICTED: &[&str] = &[

@@ -9,10 +9,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, Time};
 use utoipa::IntoParams;
 
+use linkledger_core::conversion::{Conversion, ConversionId, ConversionStatus};
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::booking::{decide, DecisionError};
-use linkledger_shared::conversion::{Conversion, ConversionId, ConversionStatus};
-use linkledger_shared::store::ConversionFilter;
+use linkledger_store::booking::{decide, DecisionError};
+use linkledger_store::ConversionFilter;
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
@@ -39,7 +39,7 @@ fn instant(text: &str, end_of_day: bool) -> Result<OffsetDateTime, HttpError> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(at);
     }
-    let date = linkledger_shared::parse_date(text).ok_or_else(|| {
+    let date = linkledger_core::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
             "invalid_query",
             format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"),

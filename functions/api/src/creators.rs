@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::creator::{Creator, NewCreator};
+use linkledger_core::ids::CreatorId;
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::creator::{Creator, NewCreator};
-use linkledger_shared::ids::CreatorId;
-use linkledger_shared::ports::Created;
+use linkledger_store::ports::Created;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
@@ -25,7 +25,7 @@ pub async fn create_creator(
 ) -> Result<(StatusCode, Json<Creator>), HttpError> {
     caller.admin()?;
     crate::bounds::text("invalid_creator", "name", &input.name)?;
-    let creator = Creator::create(input, linkledger_shared::now())
+    let creator = Creator::create(input, linkledger_core::now())
         .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
     let audit = AuditEntry::new(
         &caller.actor(),

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use linkledger_core::api_key::{ApiKey, Role};
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::ids::CreatorId;
 use linkledger_http::{HttpError, Json, Query};
-use linkledger_shared::api_key::{ApiKey, Role};
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::ids::CreatorId;
-use linkledger_shared::ports::Created;
-use linkledger_shared::store::Store;
+use linkledger_store::ports::Created;
+use linkledger_store::Store;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
@@ -44,7 +44,7 @@ pub enum IssueError {
     #[error("label: must be at most 100 characters, without control characters")]
     Label,
     #[error(transparent)]
-    Store(#[from] linkledger_shared::ports::StoreError),
+    Store(#[from] linkledger_store::ports::StoreError),
 }
 
 /// Mints and stores a key; used by the API and by `linkledger keys create`.
@@ -56,9 +56,11 @@ pub async fn issue_key(
     if (input.role == Role::Creator) != input.creator_id.is_some() {
         return Err(IssueError::CreatorBinding);
     }
-    if input.label.as_ref().is_some_and(|l| {
-        l.chars().count() > 100 || linkledger_shared::limits::check_text(l).is_err()
-    }) {
+    if input
+        .label
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > 100 || linkledger_core::limits::check_text(l).is_err())
+    {
         return Err(IssueError::Label);
     }
     if let Some(creator) = &input.creator_id {
@@ -71,7 +73,7 @@ pub async fn issue_key(
             input.role,
             input.creator_id.clone(),
             input.label.clone(),
-            linkledger_shared::now(),
+            linkledger_core::now(),
         );
         let audit = AuditEntry::new(
             actor,

@@ -9,11 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use axum::http::StatusCode;
 
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{balances, Balance, EntryKind, LedgerEntry};
+use linkledger_core::money::{Money, MoneyError};
 use linkledger_http::{HttpError, Json, Query};
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::ids::{CreatorId, ProgramId};
-use linkledger_shared::ledger::{balances, Balance, EntryKind, LedgerEntry};
-use linkledger_shared::money::{Money, MoneyError};
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
@@ -83,7 +83,7 @@ fn balance_out_of_range(creator: &CreatorId) -> HttpError {
         "balance_out_of_range",
         format!(
             "the balance of {creator} is beyond the limit of {} minor units; ask support to review its ledger",
-            linkledger_shared::limits::MAX_BALANCE_MINOR
+            linkledger_core::limits::MAX_BALANCE_MINOR
         ),
     )
 }
@@ -117,7 +117,7 @@ pub async fn list_balances(
             .or_default()
             .push(entry);
     }
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let mut items = Vec::new();
     let mut out_of_range = Vec::new();
     for (who, entries) in by_creator {
@@ -193,7 +193,7 @@ pub async fn create_adjustment(
             "note: must be 1 to 500 characters",
         ));
     }
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let entry = LedgerEntry::new(
         input.creator_id,
         program.id,

@@ -29,10 +29,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use linkledger_shared::ids::{random_token, LinkCode};
-use linkledger_shared::ports::Queue;
-use linkledger_shared::ports::StoreError;
-use linkledger_shared::store::Store;
+use linkledger_core::ids::{random_token, LinkCode};
+use linkledger_store::ports::Queue;
+use linkledger_store::ports::StoreError;
+use linkledger_store::Store;
 
 pub use auth::Caller;
 pub use keys::{issue_key, IssueError, IssuedKey, NewApiKey};

@@ -7,14 +7,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::click::ClickView;
+use linkledger_core::destination::Destination;
+use linkledger_core::ids::LinkCode;
+use linkledger_core::link::{Link, NewLink};
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::click::ClickView;
-use linkledger_shared::destination::Destination;
-use linkledger_shared::ids::LinkCode;
-use linkledger_shared::link::{Link, NewLink};
-use linkledger_shared::ports::{Created, StoreError};
-use linkledger_shared::store::{LinkFilter, Versioned};
+use linkledger_store::ports::{Created, StoreError};
+use linkledger_store::{LinkFilter, Versioned};
 
 use crate::auth::Caller;
 use crate::pages::{creator_scope, program_filter, Page, PageParams};
@@ -70,7 +70,7 @@ pub async fn create_link(
     }
     let destination = Destination::for_program(&input.destination, &program.allowed_domains)
         .map_err(|e| HttpError::bad_request("invalid_destination", e.to_string()))?;
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     if input.expires_at.is_some_and(|at| at <= now) {
         return Err(HttpError::bad_request(
             "invalid_link",
@@ -185,8 +185,8 @@ pub async fn disable_link(
     Path(code): Path<String>,
 ) -> Result<Json<Link>, HttpError> {
     caller.require(&[
-        linkledger_shared::api_key::Role::Admin,
-        linkledger_shared::api_key::Role::Creator,
+        linkledger_core::api_key::Role::Admin,
+        linkledger_core::api_key::Role::Creator,
     ])?;
     for _ in 0..3 {
         let current = visible_link(&state, &caller, &code).await?;

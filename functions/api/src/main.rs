@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use linkledger_api::{router, ApiState};
-use linkledger_shared::config::{Backends, Config};
+use linkledger_wiring::config::{Backends, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect(&config.backend).await?;
     let mut state = ApiState::new(backends.store);
     if let Some(queue) = backends.settlement {

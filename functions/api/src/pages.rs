@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use linkledger_shared::store::Listing;
+use linkledger_store::Listing;
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -44,9 +44,9 @@ impl<T> From<Listing<T>> for Page<T> {
 /// A `program` query filter.
 pub fn program_filter(
     text: Option<&str>,
-) -> Result<Option<linkledger_shared::ids::ProgramId>, linkledger_http::HttpError> {
+) -> Result<Option<linkledger_core::ids::ProgramId>, linkledger_http::HttpError> {
     text.map(|p| {
-        linkledger_shared::ids::ProgramId::parse(p)
+        linkledger_core::ids::ProgramId::parse(p)
             .map_err(|e| linkledger_http::HttpError::bad_request("invalid_query", e.to_string()))
     })
     .transpose()
@@ -57,10 +57,10 @@ pub fn program_filter(
 pub fn creator_scope(
     caller: &crate::auth::Caller,
     named: Option<&str>,
-) -> Result<Option<Option<linkledger_shared::ids::CreatorId>>, linkledger_http::HttpError> {
+) -> Result<Option<Option<linkledger_core::ids::CreatorId>>, linkledger_http::HttpError> {
     let named = named
         .map(|c| {
-            linkledger_shared::ids::CreatorId::parse(c).map_err(|e| {
+            linkledger_core::ids::CreatorId::parse(c).map_err(|e| {
                 linkledger_http::HttpError::bad_request("invalid_query", e.to_string())
             })
         })
@@ -83,8 +83,8 @@ impl<T> Page<T> {
 
 /// The partition a ledger or conversions listing reads: per creator, per program, or both.
 pub struct Partition {
-    pub program: Option<linkledger_shared::ids::ProgramId>,
-    pub creator: Option<linkledger_shared::ids::CreatorId>,
+    pub program: Option<linkledger_core::ids::ProgramId>,
+    pub creator: Option<linkledger_core::ids::CreatorId>,
 }
 
 /// The `program` / `creator` filters of a per-partition listing, scoped to the caller; `None`

@@ -29,8 +29,8 @@ use hmac::{Hmac, Mac};
 use serde_json::value::RawValue;
 use sha2::Sha256;
 
+use linkledger_core::api_key::Role;
 use linkledger_http::HttpError;
-use linkledger_shared::api_key::Role;
 
 use crate::auth::{authenticate, Caller};
 use crate::pages::MAX_LIMIT;
@@ -246,7 +246,7 @@ pub(crate) async fn paging(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkledger_shared::ids::CreatorId;
+    use linkledger_core::ids::CreatorId;
 
     fn caller(role: Role, creator: Option<CreatorId>) -> Caller {
         Caller {

@@ -9,17 +9,17 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::commission::creator_rate;
-use linkledger_shared::creator::{Enrolment, NewEnrolment};
-use linkledger_shared::destination::{Destination, Domain};
-use linkledger_shared::ids::ProgramId;
-use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::ports::{Created, StoreError};
-use linkledger_shared::program::{
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::commission::creator_rate;
+use linkledger_core::creator::{Enrolment, NewEnrolment};
+use linkledger_core::destination::{Destination, Domain};
+use linkledger_core::ids::ProgramId;
+use linkledger_core::money::{Currency, Money};
+use linkledger_core::program::{
     ClickCommission, NewProgram, Precedence, Program, ProgramError, ProgramPatch, SaleCommission,
 };
+use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_store::ports::{Created, StoreError};
 
 use crate::auth::Caller;
 use crate::bounds;
@@ -166,7 +166,7 @@ pub async fn create_program(
     if let Some(plan) = &input.plan {
         bounds::plan("invalid_program", plan)?;
     }
-    let program = Program::create(input, linkledger_shared::now()).map_err(invalid_program)?;
+    let program = Program::create(input, linkledger_core::now()).map_err(invalid_program)?;
     let audit = AuditEntry::new(
         &caller.actor(),
         "program.create",
@@ -255,7 +255,7 @@ pub async fn update_program(
     }
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let updated = program
-        .apply(patch, linkledger_shared::now())
+        .apply(patch, linkledger_core::now())
         .map_err(invalid_program)?;
     save_program(
         &state,
@@ -328,7 +328,7 @@ pub async fn enrol_creator(
         program_id: program.id,
         creator_id: input.creator_id,
         rate_override: input.rate_override,
-        enrolled_at: linkledger_shared::now(),
+        enrolled_at: linkledger_core::now(),
     };
     let audit = AuditEntry::new(
         &caller.actor(),
@@ -350,8 +350,8 @@ pub async fn list_enrolments(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Enrolment>>, HttpError> {
     caller.require(&[
-        linkledger_shared::api_key::Role::Admin,
-        linkledger_shared::api_key::Role::Finance,
+        linkledger_core::api_key::Role::Admin,
+        linkledger_core::api_key::Role::Finance,
     ])?;
     let (program, _) = visible_program(&state, &caller, &id).await?;
     Ok(Json(

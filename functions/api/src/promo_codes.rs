@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::link::{parse_promo_code, NewPromoCode, PromoCode};
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::link::{parse_promo_code, NewPromoCode, PromoCode};
-use linkledger_shared::ports::Created;
+use linkledger_store::ports::Created;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
@@ -43,7 +43,7 @@ pub async fn create_promo_code(
         code,
         program_id: program.id,
         creator_id: input.creator_id,
-        created_at: linkledger_shared::now(),
+        created_at: linkledger_core::now(),
     };
     let audit = AuditEntry::new(
         &caller.actor(),

@@ -7,14 +7,14 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::conversion::Platform;
+use linkledger_core::fx::Rate;
+use linkledger_core::ids::random_token;
+use linkledger_core::money::Currency;
+use linkledger_core::program::Program;
 use linkledger_http::{HttpError, Json, Path};
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::fx::Rate;
-use linkledger_shared::ids::random_token;
-use linkledger_shared::money::Currency;
-use linkledger_shared::program::Program;
-use linkledger_shared::store::{MaskedSecret, WebhookSecret};
+use linkledger_store::{MaskedSecret, WebhookSecret};
 
 use crate::auth::Caller;
 use crate::programs::{save_program, visible_program};
@@ -64,7 +64,7 @@ pub async fn put_secret(
         program_id: program.id.clone(),
         platform,
         secret,
-        created_at: linkledger_shared::now(),
+        created_at: linkledger_core::now(),
     };
     let before = state
         .store
@@ -134,7 +134,7 @@ pub async fn put_fx_rates(
     Json(input): Json<FxRates>,
 ) -> Result<Json<Program>, HttpError> {
     caller.admin()?;
-    linkledger_shared::limits::check_list_len(input.rates.len())
+    linkledger_core::limits::check_list_len(input.rates.len())
         .map_err(|e| HttpError::bad_request("invalid_program", format!("rates: {e}")))?;
     for (currency, rate) in &input.rates {
         crate::bounds::fx_rate("invalid_program", &format!("rates.{currency}"), rate)?;
@@ -142,7 +142,7 @@ pub async fn put_fx_rates(
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let mut updated = program.clone();
     updated.fx_rates = input.rates;
-    updated.updated_at = linkledger_shared::now();
+    updated.updated_at = linkledger_core::now();
     updated
         .validate()
         .map_err(|e| HttpError::bad_request("invalid_program", e.to_string()))?;

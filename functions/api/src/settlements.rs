@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
+use linkledger_core::api_key::Role;
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::Currency;
 use linkledger_http::{HttpError, Json, Path, Query};
-use linkledger_shared::api_key::Role;
-use linkledger_shared::audit::AuditEntry;
-use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-use linkledger_shared::money::Currency;
-use linkledger_shared::ports::StoreError;
-use linkledger_shared::settlement::{
+use linkledger_store::ports::StoreError;
+use linkledger_store::settlement::{
     plan, settle, LineStatus, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
     CHUNK_SIZE,
 };
@@ -28,7 +28,7 @@ use crate::ApiState;
 const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 
 fn parse_date(text: &str) -> Result<Date, HttpError> {
-    linkledger_shared::parse_date(text).ok_or_else(|| {
+    linkledger_core::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
             "invalid_date",
             format!("{text:?} is not a date (YYYY-MM-DD)"),
@@ -433,7 +433,7 @@ pub async fn mark_failed(
                     EntryKind::Adjustment,
                     p.amount,
                     None,
-                    linkledger_shared::now(),
+                    linkledger_core::now(),
                     None,
                 )
                 .with_note(format!("payout {} failed: {reason}", p.id)),

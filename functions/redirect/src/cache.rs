@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use linkledger_shared::destination::Destination;
-use linkledger_shared::ids::LinkCode;
-use linkledger_shared::link::Link;
-use linkledger_shared::program::Program;
+use linkledger_core::destination::Destination;
+use linkledger_core::ids::LinkCode;
+use linkledger_core::link::Link;
+use linkledger_core::program::Program;
 
 /// A link with the program it belongs to, as the redirect needs them, and its destination
 /// already checked against the program's current domains and parsed (once per cache fill).

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use linkledger_core::click::{is_bot, Click, VisitorKey, RETENTION_MARGIN_DAYS};
+use linkledger_core::ids::{ClickId, LinkCode};
+use linkledger_core::link::LinkState;
 use linkledger_http::{client_ip, HttpError, Path};
-use linkledger_shared::click::{is_bot, Click, VisitorKey, RETENTION_MARGIN_DAYS};
-use linkledger_shared::ids::{ClickId, LinkCode};
-use linkledger_shared::link::LinkState;
-use linkledger_shared::store::Store;
+use linkledger_store::Store;
 
 pub use cache::{LinkCache, ResolvedLink};
 
@@ -84,7 +84,7 @@ impl RedirectState {
     async fn refresh(
         &self,
         code: &LinkCode,
-    ) -> Result<Option<Arc<ResolvedLink>>, linkledger_shared::ports::StoreError> {
+    ) -> Result<Option<Arc<ResolvedLink>>, linkledger_store::ports::StoreError> {
         match self.load(code).await? {
             Some(resolved) => {
                 let resolved = Arc::new(resolved);
@@ -101,7 +101,7 @@ impl RedirectState {
     async fn load(
         &self,
         code: &LinkCode,
-    ) -> Result<Option<ResolvedLink>, linkledger_shared::ports::StoreError> {
+    ) -> Result<Option<ResolvedLink>, linkledger_store::ports::StoreError> {
         let Some(link) = self.store.link(code).await? else {
             return Ok(None);
         };
@@ -147,7 +147,7 @@ pub async fn redirect(
     let Some(resolved) = state.resolve(&code).await? else {
         return Err(HttpError::not_found("no such link"));
     };
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let (code_name, message) = match resolved.link.state(now) {
         LinkState::Active => ("", ""),
         LinkState::Disabled => ("link_disabled", "this link was disabled"),
@@ -161,7 +161,7 @@ pub async fn redirect(
         };
     }
 
-    let at_ms = linkledger_shared::now_ms();
+    let at_ms = linkledger_core::now_ms();
     let click_id = ClickId::generate(at_ms);
     let location = target::location(&resolved, uri.query(), &click_id)
         .map_err(|reason| HttpError::new(StatusCode::GONE, "destination_not_allowed", reason))?;

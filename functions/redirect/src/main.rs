@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use linkledger_core::click::VisitorKey;
 use linkledger_redirect::{router, RedirectState};
-use linkledger_shared::click::VisitorKey;
-use linkledger_shared::config::{Backends, Config};
+use linkledger_wiring::config::{Backends, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let secret = config
         .click_hash_secret
         .clone()

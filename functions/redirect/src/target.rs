@@ -2,7 +2,7 @@
 //! program's allowed domains when cached), with incoming `utm_*` parameters passed through and the click id
 //! appended under the program's parameter name.
 
-use linkledger_shared::ids::ClickId;
+use linkledger_core::ids::ClickId;
 
 use crate::cache::ResolvedLink;
 
@@ -47,8 +47,8 @@ pub fn location(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkledger_shared::destination::{Destination, Domain};
-    use linkledger_shared::program::{NewProgram, Program};
+    use linkledger_core::destination::{Destination, Domain};
+    use linkledger_core::program::{NewProgram, Program};
     use proptest::prelude::*;
 
     fn resolved(destination: &str) -> ResolvedLink {
@@ -56,7 +56,7 @@ mod tests {
             "name": "p", "currency": "USD", "allowed_domains": ["brand.com"]
         }))
         .unwrap();
-        let program = Program::create(program, linkledger_shared::now()).unwrap();
+        let program = Program::create(program, linkledger_core::now()).unwrap();
         let link = serde_json::from_value(serde_json::json!({
             "code": "anna10", "program_id": program.id, "creator_id": "cre_aaaaaaaaaaaaaaaaaaaaaa",
             "destination": Destination::for_program(destination, &[Domain::parse("brand.com").unwrap()]).unwrap(),

@@ -18,11 +18,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use time::Date;
 
-use linkledger_shared::ports::Queue;
-use linkledger_shared::settlement::{
+use linkledger_store::ports::Queue;
+use linkledger_store::settlement::{
     plan, settle_chunk, Chunk, SettleError, SettlementRun, CHUNK_SIZE,
 };
-use linkledger_shared::store::Store;
+use linkledger_store::Store;
 
 /// The scheduler's input.
 #[derive(Debug, Deserialize)]
@@ -69,9 +69,9 @@ impl<'a> Queues<'a> {
 pub fn requested_date(request: &SettleRequest) -> Result<Date, InvocationError> {
     match &request.date {
         Some(text) => {
-            linkledger_shared::parse_date(text).ok_or_else(|| InvocationError::Date(text.clone()))
+            linkledger_core::parse_date(text).ok_or_else(|| InvocationError::Date(text.clone()))
         }
-        None => Ok(linkledger_shared::yesterday()),
+        None => Ok(linkledger_core::yesterday()),
     }
 }
 

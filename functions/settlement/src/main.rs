@@ -5,12 +5,12 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use linkledger_settlement::{handle_chunks, handle_schedule, Invocation, Queues};
-use linkledger_shared::config::{Backends, Config};
+use linkledger_wiring::config::{Backends, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect(&config.backend).await?;
     let chunks = backends
         .settlement

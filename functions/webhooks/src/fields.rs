@@ -2,7 +2,7 @@
 //!
 //! Platform payloads are large, versioned and full of fields we never read; we read the few we
 //! need by path, so a missing or mistyped one answers 400 naming exactly that field. Every reader
-//! also applies the domain's bounds (`linkledger_shared::limits`), so a value outside them is
+//! also applies the domain's bounds (`linkledger_core::limits`), so a value outside them is
 //! refused here, at the edge, and never reaches the queue: ids and codes are short visible ASCII
 //! (nothing is trimmed: `" 1001"` is refused, not repaired), amounts are exact decimals (or
 //! Stripe's integers) within ±`MAX_AMOUNT_MINOR`, timestamps lie between 2000-01-01 and a day
@@ -12,8 +12,8 @@ use serde_json::Value;
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use linkledger_shared::limits::{self, LimitError};
-use linkledger_shared::money::{Currency, Money, MoneyError};
+use linkledger_core::limits::{self, LimitError};
+use linkledger_core::money::{Currency, Money, MoneyError};
 
 /// A field that is missing or not what the platform documents.
 #[derive(Debug, Clone, PartialEq, Eq)]

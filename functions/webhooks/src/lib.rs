@@ -31,13 +31,13 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use utoipa::OpenApi;
 
+use linkledger_core::conversion::{ConversionEvent, Fact, Platform};
+use linkledger_core::ids::ProgramId;
+use linkledger_core::limits::{self, LimitError};
+use linkledger_core::signature::{verify_body_base64, verify_timestamped, SignatureError};
 use linkledger_http::{HttpError, Path};
-use linkledger_shared::conversion::{ConversionEvent, Fact, Platform};
-use linkledger_shared::ids::ProgramId;
-use linkledger_shared::limits::{self, LimitError};
-use linkledger_shared::ports::Queue;
-use linkledger_shared::signature::{verify_body_base64, verify_timestamped, SignatureError};
-use linkledger_shared::store::Store;
+use linkledger_store::ports::Queue;
+use linkledger_store::Store;
 
 pub use fields::BadField;
 
@@ -164,7 +164,7 @@ async fn ingest(
         })?;
     let secret = secret.secret.as_bytes();
     let signature = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     match platform {
         Platform::Shopify => verify_body_base64(secret, body, signature("x-shopify-hmac-sha256")),
         Platform::Woocommerce => {

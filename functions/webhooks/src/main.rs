@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use linkledger_shared::config::{Backends, Config};
 use linkledger_webhooks::{router, WebhookState};
+use linkledger_wiring::config::{Backends, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect(&config.backend).await?;
     let conversions = backends.conversions.ok_or(
         "LINKLEDGER_CONVERSIONS_QUEUE_URL and LINKLEDGER_CONVERSIONS_DLQ_URL are required",

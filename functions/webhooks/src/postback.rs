@@ -14,8 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use linkledger_shared::conversion::{Fact, Lead, Refund, Refunded, Sale};
-use linkledger_shared::creator::email_hash;
+use linkledger_core::conversion::{Fact, Lead, Refund, Refunded, Sale};
+use linkledger_core::creator::email_hash;
 
 use crate::fields::{display_key, BadField, Fields};
 use crate::Normalized;

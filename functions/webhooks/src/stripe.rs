@@ -9,9 +9,9 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use linkledger_shared::conversion::{Fact, Refund, Refunded, Sale};
-use linkledger_shared::creator::email_hash;
-use linkledger_shared::limits;
+use linkledger_core::conversion::{Fact, Refund, Refunded, Sale};
+use linkledger_core::creator::email_hash;
+use linkledger_core::limits;
 
 use crate::fields::{net_of, BadField, Fields};
 use crate::Normalized;

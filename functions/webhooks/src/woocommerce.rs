@@ -9,9 +9,9 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use linkledger_shared::conversion::{Fact, LineItem, Refund, Refunded, Sale};
-use linkledger_shared::creator::email_hash;
-use linkledger_shared::money::{Currency, Money};
+use linkledger_core::conversion::{Fact, LineItem, Refund, Refunded, Sale};
+use linkledger_core::creator::email_hash;
+use linkledger_core::money::{Currency, Money};
 
 use crate::fields::{sum, BadField, Fields};
 use crate::{header, Normalized};

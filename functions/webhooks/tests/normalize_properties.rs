@@ -13,11 +13,11 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use linkledger_shared::conversion::Platform;
-use linkledger_shared::conversion::{ConversionEvent, Fact, Refunded, Sale};
-use linkledger_shared::ids::ProgramId;
-use linkledger_shared::limits;
-use linkledger_shared::money::Money;
+use linkledger_core::conversion::Platform;
+use linkledger_core::conversion::{ConversionEvent, Fact, Refunded, Sale};
+use linkledger_core::ids::ProgramId;
+use linkledger_core::limits;
+use linkledger_core::money::Money;
 use linkledger_webhooks::{normalize, Normalized};
 
 const CLICK_PARAM: &str = "ll_click";
@@ -99,7 +99,7 @@ fn headers(platform: Platform, topic: &str, delivery: &str) -> HeaderMap {
 }
 
 fn now() -> OffsetDateTime {
-    linkledger_shared::now()
+    linkledger_core::now()
 }
 
 /// The post-condition of every normalizer, checked field by field.

@@ -23,10 +23,10 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
 use futures_util::FutureExt;
-use linkledger_shared::booking::{book_conversion, BookingError, Outcome};
-use linkledger_shared::conversion::ConversionEvent;
-use linkledger_shared::ports::{Message, Queue, QueueError};
-use linkledger_shared::store::Store;
+use linkledger_core::conversion::ConversionEvent;
+use linkledger_store::booking::{book_conversion, BookingError, Outcome};
+use linkledger_store::ports::{Message, Queue, QueueError};
+use linkledger_store::Store;
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,7 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
             return Disposition::Poison(format!("unreadable message: {err}"));
         }
     };
-    if let Err(reason) = event.check_bounds(linkledger_shared::now()) {
+    if let Err(reason) = event.check_bounds(linkledger_core::now()) {
         tracing::error!(program = %event.program_id, %reason, "conversion message out of bounds");
         return Disposition::Poison(format!("out of bounds: {reason}"));
     }

@@ -4,12 +4,12 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-use linkledger_shared::config::{Backends, Config};
+use linkledger_wiring::config::{Backends, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
-    linkledger_shared::telemetry::init_tracing(config.log_format);
+    linkledger_wiring::telemetry::init_tracing(config.log_format);
     let store = Backends::connect(&config.backend).await?.store;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

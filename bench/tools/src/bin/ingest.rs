@@ -25,7 +25,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use bench_tools::write_section;
-use linkledger_shared::signature::sign_body_base64;
+use linkledger_core::signature::sign_body_base64;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 

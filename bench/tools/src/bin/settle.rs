@@ -19,17 +19,17 @@ use futures_util::future::join_all;
 use time::{Duration, OffsetDateTime};
 
 use bench_tools::{write_section, AnyError};
-use linkledger_shared::adapters::aws::{create_table, sdk_config, DynamoTable};
-use linkledger_shared::adapters::sqlite::SqliteDb;
-use linkledger_shared::audit::{Actor, AuditEntry};
-use linkledger_shared::creator::{Creator, NewCreator};
-use linkledger_shared::destination::Domain;
-use linkledger_shared::ledger::{EntryKind, LedgerEntry};
-use linkledger_shared::money::{Currency, Money};
-use linkledger_shared::ports::{OpCounts, Table};
-use linkledger_shared::program::{NewProgram, Program};
-use linkledger_shared::settlement::settle;
-use linkledger_shared::store::Store;
+use linkledger_aws::{create_table, sdk_config, DynamoTable};
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::creator::{Creator, NewCreator};
+use linkledger_core::destination::Domain;
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::{Currency, Money};
+use linkledger_core::program::{NewProgram, Program};
+use linkledger_sqlite::SqliteDb;
+use linkledger_store::ports::{OpCounts, Table};
+use linkledger_store::settlement::settle;
+use linkledger_store::Store;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -41,7 +41,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// Seeds `creators` creators with `per_creator` entries each; returns the entry count.
 async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usize, AnyError> {
     let usd = Currency::parse("USD")?;
-    let now = linkledger_shared::now();
+    let now = linkledger_core::now();
     let actor = Actor::operator("bench");
     let program = Program::create(
         NewProgram {
@@ -151,7 +151,7 @@ async fn main() -> Result<(), AnyError> {
     let seed_seconds = started.elapsed().as_secs_f64();
     eprintln!("seeded {seeded} entries over {creators} creators in {seed_seconds:.1} s");
 
-    let date = linkledger_shared::yesterday();
+    let date = linkledger_core::yesterday();
     let started = Instant::now();
     let run = settle(&store, date, None, |p| {
         if p.creators % 2000 == 0 {
@@ -210,7 +210,7 @@ schedule run), in one process, {concurrency} creators at a time.\n\n\
 | same date again | {rerun_seconds:.1} s | — | — | (unchanged) | 0 new | — |\n\n\
 - Goal: under 60 s for 1,000,000 entries on this machine: **{verdict}**\n\
 {aws_line}\n",
-        concurrency = linkledger_shared::settlement::CONCURRENCY,
+        concurrency = linkledger_store::settlement::CONCURRENCY,
         eps = seeded as f64 / seconds,
         cps = creators as f64 / seconds,
         lines = run.lines,
@@ -239,7 +239,7 @@ async fn aws_costs(n: usize, per_creator: usize) -> Result<(usize, OpCounts), An
     let store = Store::new(table.clone() as Arc<dyn Table>);
     seed(&store, n, per_creator).await?;
     let before = table.op_counts();
-    settle(&store, linkledger_shared::yesterday(), None, |_| {}).await?;
+    settle(&store, linkledger_core::yesterday(), None, |_| {}).await?;
     let after = table.op_counts();
     Ok((
         n,

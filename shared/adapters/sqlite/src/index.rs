@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{attach_index, unavailable};
-use crate::ports::StoreError;
+use linkledger_store::ports::StoreError;
 
 /// How often the indexer looks at the backlog when nobody asks it to (every index query asks
 /// first, so this only bounds how far behind an idle reader of the file would see it). Index

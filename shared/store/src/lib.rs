@@ -15,10 +15,14 @@
 //! | audit entry | `AUDIT#{yyyy-mm-dd}` | `{id}` | `AUDIT` / `{id}` | |
 //!
 //! Click ids start with their time, so an id range is a time range.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
+pub mod booking;
 mod conversions;
 mod keys;
+pub mod ports;
 mod scoped;
+pub mod settlement;
 mod settlements;
 
 pub use conversions::{
@@ -34,16 +38,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::api_key::{key_hash, ApiKey};
-use crate::audit::AuditEntry;
-use crate::click::{is_repeat, Click, UNIQUE_WINDOW_MS};
-use crate::creator::{Creator, Enrolment};
-use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
-use crate::link::{promo_key, Link, PromoCode};
 use crate::ports::{
     Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table, WriteOp,
 };
-use crate::program::Program;
+use linkledger_core::api_key::{key_hash, ApiKey};
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::click::{is_repeat, Click, UNIQUE_WINDOW_MS};
+use linkledger_core::creator::{Creator, Enrolment};
+use linkledger_core::ids::{ClickId, CreatorId, LinkCode, ProgramId};
+use linkledger_core::link::{promo_key, Link, PromoCode};
+use linkledger_core::program::Program;
 
 /// A record and the version it was read at (for optimistic updates).
 #[derive(Clone, Debug)]

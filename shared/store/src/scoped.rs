@@ -3,10 +3,10 @@
 //! paging, which would leave short pages whose cursors point past other creators' records).
 
 use super::{decode_page, keys, Listing, Store};
-use crate::creator::Enrolment;
-use crate::ids::{CreatorId, ProgramId};
-use crate::link::PromoCode;
 use crate::ports::{Index, Query, StoreError};
+use linkledger_core::creator::Enrolment;
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::link::PromoCode;
 
 impl Store {
     /// One creator's promo codes in one program (`gsi2` `CREATOR#{cid}` / `PROMO#{pid}#…`).

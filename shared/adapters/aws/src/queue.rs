@@ -13,8 +13,8 @@ use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
-use crate::ports::queue::{Message, Queue, QueueError, MAX_MESSAGE_BYTES, MAX_RECEIVES};
-use crate::ports::table::OpCounts;
+use linkledger_store::ports::queue::{Message, Queue, QueueError, MAX_MESSAGE_BYTES, MAX_RECEIVES};
+use linkledger_store::ports::table::OpCounts;
 
 /// SQS's limits on one `ReceiveMessage`.
 const MAX_BATCH: usize = 10;

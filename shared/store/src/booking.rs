@@ -10,22 +10,22 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::attribution::{attribute, too_fast, Candidates, Winner};
-use crate::audit::{Actor, AuditEntry};
-use crate::click::Click;
-use crate::commission::{reversal_target, sale_commission};
-use crate::conversion::{
+use crate::ports::StoreError;
+use crate::{BookingConflict, BookingWrite, ClickUse, Customer, Store};
+use linkledger_core::attribution::{attribute, too_fast, Candidates, Winner};
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::click::Click;
+use linkledger_core::commission::{reversal_target, sale_commission};
+use linkledger_core::conversion::{
     Attribution, Conversion, ConversionEvent, ConversionId, ConversionKind, ConversionStatus, Fact,
     HoldReason, LineItem, Refund, Refunded, Sale,
 };
-use crate::creator::Enrolment;
-use crate::fx::AppliedRate;
-use crate::ids::{ClickId, CreatorId};
-use crate::ledger::{EntryKind, LedgerEntry};
-use crate::money::{Money, MoneyError};
-use crate::ports::StoreError;
-use crate::program::Program;
-use crate::store::{BookingConflict, BookingWrite, ClickUse, Customer, Store};
+use linkledger_core::creator::Enrolment;
+use linkledger_core::fx::AppliedRate;
+use linkledger_core::ids::{ClickId, CreatorId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::{Money, MoneyError};
+use linkledger_core::program::Program;
 
 /// Attempts before a booking that keeps losing races is handed back to the queue.
 const ATTEMPTS: usize = 5;
@@ -228,7 +228,7 @@ fn price(
         )?,
     };
     for amount in [program_net, commission] {
-        crate::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+        linkledger_core::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
     }
     Ok(Some(Priced {
         program_net: Some(program_net),
@@ -373,7 +373,7 @@ async fn book_order(
         (Some(_), false) => ConversionStatus::Held,
         (Some(_), true) => ConversionStatus::Approved,
     };
-    let now = crate::now();
+    let now = linkledger_core::now();
     let conversion = Conversion {
         id: id.clone(),
         program_id: program.id.clone(),
@@ -544,7 +544,8 @@ async fn book_refund(
                 Some(c.id.clone()),
                 // Reverses alongside its accrual: pending while the accrual is; after that, it
                 // belongs to the day the refund happened (a late one is settled by the next run).
-                c.available_at.max(refund.occurred_at.min(crate::now())),
+                c.available_at
+                    .max(refund.occurred_at.min(linkledger_core::now())),
                 c.fx,
             ));
         }
@@ -593,7 +594,7 @@ pub enum DecisionError {
     #[error("only held conversions can be approved or rejected (this one is {0:?})")]
     NotHeld(ConversionStatus),
     #[error("the program has no exchange rate for {0}: set one before approving")]
-    FxRateMissing(crate::money::Currency),
+    FxRateMissing(linkledger_core::money::Currency),
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -651,7 +652,7 @@ pub async fn decide(
                     EntryKind::Reversal,
                     Money::zero(target.currency()).checked_sub(target)?,
                     Some(c.id.clone()),
-                    c.available_at.max(crate::now()),
+                    c.available_at.max(linkledger_core::now()),
                     c.fx,
                 ));
             }

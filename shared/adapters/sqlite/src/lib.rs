@@ -10,6 +10,7 @@
 //! rows (only an SQLite error does that) fails its whole group, rolled back and answered as
 //! unavailable. Reads use a small pool of read-only connections, which WAL lets run beside the
 //! writer.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 mod index;
 mod queue;
@@ -26,7 +27,7 @@ use tokio::sync::oneshot;
 pub use queue::SqliteQueue;
 pub use table::SqliteTable;
 
-use crate::ports::{OpCounts, StoreError};
+use linkledger_store::ports::{OpCounts, StoreError};
 
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
@@ -399,7 +400,7 @@ impl SqliteDb {
 
     /// Deletes expired items (readers already ignore them); returns how many went.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let now = crate::ports::table::now_unix();
+        let now = linkledger_store::ports::table::now_unix();
         self.write(move |conn| {
             // Their index entries go through the backlog like any other delete.
             conn.execute(
@@ -606,7 +607,10 @@ mod tests {
     use super::*;
 
     fn temp_db() -> SqliteDb {
-        let name = format!("linkledger-writer-{}.db", crate::ids::random_token(9));
+        let name = format!(
+            "linkledger-writer-{}.db",
+            linkledger_core::ids::random_token(9)
+        );
         SqliteDb::open(&std::env::temp_dir().join(name)).expect("open a temp database")
     }
 

@@ -1,4 +1,5 @@
 //! AWS adapters: DynamoDB for the table port, SQS for the queue port.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod queue;
 pub mod table;

@@ -14,7 +14,7 @@
 //! sum. A negative balance (a refund after payout) is carried and netted by later accruals.
 //!
 //! **One creator never stops a run.** A line that cannot be computed (its balance past
-//! [`crate::limits::MAX_BALANCE_MINOR`], an unreadable entry, any error of that creator that is
+//! [`linkledger_core::limits::MAX_BALANCE_MINOR`], an unreadable entry, any error of that creator that is
 //! not a store outage) is written as a `failed` line with its reason, logged as the event
 //! `settlement line failed` (the alarm's metric filter), and the run goes on and completes.
 //! Nothing is paid or counted for it, so its whole balance is still in the next date's sum; and
@@ -27,398 +27,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use time::{Date, Duration, OffsetDateTime, Time};
-use utoipa::ToSchema;
+use time::{Date, Duration, OffsetDateTime};
 
-use crate::ids::{CreatorId, ProgramId};
-use crate::ledger::{EntryKind, LedgerEntry};
-use crate::money::{Currency, Money, MoneyError};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::{Currency, Money, MoneyError};
+pub use linkledger_core::settlement::*;
+
 use crate::ports::StoreError;
-use crate::store::{LineWrite, Store, Versioned};
-
-/// Dates on the wire and in stored records: ISO 8601 `YYYY-MM-DD` strings (the OpenAPI
-/// `format: date`). Records written before this rule hold `time`'s default form, a
-/// `[year, day of the year]` array (`[2026, 331]`); both are read, only strings are written.
-pub mod serde_date {
-    use serde::de::{self, SeqAccess, Visitor};
-    use serde::{Deserializer, Serializer};
-    use time::Date;
-
-    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(date)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        d.deserialize_any(DateVisitor)
-    }
-
-    struct DateVisitor;
-
-    impl<'de> Visitor<'de> for DateVisitor {
-        type Value = Date;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a date as \"YYYY-MM-DD\" (or the older [year, ordinal] array)")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Date, E> {
-            crate::parse_date(text).ok_or_else(|| E::custom("expected a date as YYYY-MM-DD"))
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Date, A::Error> {
-            let year: i32 = seq
-                .next_element()?
-                .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-            let ordinal: u16 = seq
-                .next_element()?
-                .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-            if seq.next_element::<de::IgnoredAny>()?.is_some() {
-                return Err(de::Error::invalid_length(3, &self));
-            }
-            Date::from_ordinal_date(year, ordinal).map_err(de::Error::custom)
-        }
-    }
-
-    /// The same for `Option<Date>` (absent or `null` is `None`).
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use time::Date;
-
-        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
-            match date {
-                Some(date) => s.collect_str(date),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-            #[derive(Deserialize)]
-            struct Wrapped(#[serde(with = "super")] Date);
-            Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(date)| date))
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Completed,
-}
-
-/// A run's totals in one currency. `carried` and `owed` are never netted against each other:
-/// a creator who owes money (a negative balance, after a refund of paid commission) shows in
-/// `owed`, whatever others carry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(from = "StoredTotal")]
-pub struct CurrencyTotal {
-    pub currency: Currency,
-    pub paid: Money,
-    pub payouts: u64,
-    /// Positive balances left for the next run (below the minimum payout). Never negative.
-    pub carried: Money,
-    pub carried_lines: u64,
-    /// What creators owe (their negative balances, as a positive amount), netted by their
-    /// later earnings. Never negative.
-    pub owed: Money,
-    pub owed_lines: u64,
-    /// Lines that could not be settled (each has its `failure`); their balances are in no total.
-    pub failed_lines: u64,
-}
-
-/// How a total was stored before `owed` existed: `carried` was the net of every unpaid line.
-#[derive(Deserialize)]
-struct StoredTotal {
-    currency: Currency,
-    paid: Money,
-    payouts: u64,
-    carried: Money,
-    carried_lines: u64,
-    owed: Option<Money>,
-    #[serde(default)]
-    owed_lines: u64,
-    #[serde(default)]
-    failed_lines: u64,
-}
-
-impl From<StoredTotal> for CurrencyTotal {
-    fn from(t: StoredTotal) -> Self {
-        let (carried, carried_lines, owed, owed_lines) = match t.owed {
-            Some(owed) => (t.carried, t.carried_lines, owed, t.owed_lines),
-            // A run completed before the split: its net carry is all that is known. A negative
-            // net is shown as owed, so neither figure is ever negative.
-            None if t.carried.is_negative() => {
-                let (carried, owed) = split_carry(t.carried);
-                (carried, 0, owed, t.carried_lines)
-            }
-            None => (t.carried, t.carried_lines, Money::zero(t.currency), 0),
-        };
-        Self {
-            currency: t.currency,
-            paid: t.paid,
-            payouts: t.payouts,
-            carried,
-            carried_lines,
-            owed,
-            owed_lines,
-            failed_lines: t.failed_lines,
-        }
-    }
-}
-
-/// A balance not paid out as (carried ≥ 0, owed ≥ 0).
-fn split_carry(balance: Money) -> (Money, Money) {
-    let zero = Money::zero(balance.currency());
-    if balance.is_negative() {
-        // Bounded balances (±MAX_BALANCE_MINOR) always negate; saturate rather than panic.
-        let owed = balance.minor().checked_neg().unwrap_or(i64::MAX);
-        (zero, Money::from_minor(owed, balance.currency()))
-    } else {
-        (balance, zero)
-    }
-}
-
-/// A program whose click roll-up failed in a run (retried by rerunning the date).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RollUpFailure {
-    pub program_id: ProgramId,
-    pub reason: String,
-}
-
-/// At most this many roll-up failures are kept on a run record (the count is in the log).
-pub const MAX_RECORDED_ROLLUP_FAILURES: usize = 100;
-
-/// The status record of one run, keyed by its date.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct SettlementRun {
-    #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
-    pub date: Date,
-    /// Entries available before this instant are settled (the end of `date`, UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub cutoff: OffsetDateTime,
-    pub status: RunStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub started_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub completed_at: Option<OffsetDateTime>,
-    /// Report lines written (creators and currencies with something to pay or carry, and
-    /// failed lines).
-    pub lines: u64,
-    /// Lines that could not be settled (see their `failure`); rerunning the date while it is
-    /// the latest run retries them, and the next date's run includes their balances anyway.
-    #[serde(default)]
-    pub failed_lines: u64,
-    /// Programs whose per-click roll-up failed (retried the same way).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rollup_failures: Vec<RollUpFailure>,
-    pub totals: Vec<CurrencyTotal>,
-    /// Fanned-out runs (the settlement function): how many chunks of creators were enqueued.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunks: Option<u64>,
-    /// Whether finance was told on the finance queue (`claimed` first, then `sent`).
-    #[serde(default)]
-    pub announced: Announced,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Announced {
-    #[default]
-    No,
-    Claimed,
-    Sent,
-}
-
-/// One message of a fanned-out run: a slice of the creators to settle for `date`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Chunk {
-    #[serde(with = "serde_date")]
-    pub date: Date,
-    pub index: u64,
-    pub creators: Vec<CreatorId>,
-}
-
-/// Creators per chunk of a fanned-out run (an SQS message of ~30 KB).
-pub const CHUNK_SIZE: usize = 1000;
-/// Creators settled at the same time within a run or a chunk.
-pub const CONCURRENCY: usize = 16;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LineStatus {
-    /// The balance reached the minimum and was paid (`payout_id`).
-    Paid,
-    /// Below the minimum, or negative: carried (`carried`) or owed (`owed`).
-    Carried,
-    /// Could not be computed (`failure`): nothing paid, the balance stays for a retry.
-    Failed,
-}
-
-/// One line of a run's report: a creator's balance in one currency at the cutoff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(from = "StoredLine")]
-pub struct SettlementLine {
-    #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
-    pub date: Date,
-    pub creator_id: CreatorId,
-    pub payout_email: String,
-    pub currency: Currency,
-    pub status: LineStatus,
-    /// The balance at the cutoff: what was carried in plus what became available. Absent on
-    /// a failed line (it could not be computed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance: Option<Money>,
-    /// Paid by this run (zero unless paid).
-    pub amount: Money,
-    /// A positive balance left for the next run (zero when paid, owed or failed).
-    pub carried: Money,
-    /// A negative balance, as a positive amount: what the creator owes, netted by later
-    /// earnings (zero otherwise).
-    pub owed: Money,
-    /// Ledger entries that became available since the creator's previous settlement.
-    pub entries_settled: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payout_id: Option<String>,
-    /// Why a failed line could not be settled (no personal data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-}
-
-/// A line as stored, before `status`, `owed` and `failure` existed (`carried` was signed).
-#[derive(Deserialize)]
-struct StoredLine {
-    #[serde(with = "serde_date")]
-    date: Date,
-    creator_id: CreatorId,
-    payout_email: String,
-    currency: Currency,
-    status: Option<LineStatus>,
-    balance: Option<Money>,
-    amount: Money,
-    carried: Money,
-    owed: Option<Money>,
-    entries_settled: u64,
-    payout_id: Option<String>,
-    failure: Option<String>,
-}
-
-impl From<StoredLine> for SettlementLine {
-    fn from(l: StoredLine) -> Self {
-        let (carried, owed) = match l.owed {
-            Some(owed) => (l.carried, owed),
-            None => split_carry(l.carried),
-        };
-        let status = l.status.unwrap_or(if l.payout_id.is_some() {
-            LineStatus::Paid
-        } else {
-            LineStatus::Carried
-        });
-        Self {
-            date: l.date,
-            creator_id: l.creator_id,
-            payout_email: l.payout_email,
-            currency: l.currency,
-            status,
-            balance: l.balance,
-            amount: l.amount,
-            carried,
-            owed,
-            entries_settled: l.entries_settled,
-            payout_id: l.payout_id,
-            failure: l.failure,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PayoutStatus {
-    Pending,
-    Paid,
-    Failed,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Payout {
-    /// `pay_` and 24 hex characters, derived from (date, creator, currency): at most 30
-    /// characters, as PayPal's batch file wants for its item id.
-    pub id: String,
-    #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
-    pub date: Date,
-    pub creator_id: CreatorId,
-    /// The program its ledger entry is listed under (a payout covers every program of the
-    /// creator in its currency).
-    pub program_id: ProgramId,
-    pub payout_email: String,
-    /// Positive.
-    pub amount: Money,
-    pub status: PayoutStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_ref: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "serde_date::option"
-    )]
-    #[schema(value_type = Option<String>, format = Date)]
-    pub paid_on: Option<Date>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-}
-
-/// A creator's settlement state in one currency: how many entries earlier runs counted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettleState {
-    pub entries_counted: u64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "serde_date::option"
-    )]
-    pub last_date: Option<Date>,
-}
-
-pub fn payout_id(date: Date, creator: &CreatorId, currency: Currency) -> String {
-    let digest = Sha256::digest(format!("{date}\0{creator}\0{currency}").as_bytes());
-    format!("pay_{}", &hex::encode(digest)[..24])
-}
-
-/// The end of `date` in UTC: entries available before it belong to that date's run.
-pub fn cutoff(date: Date) -> OffsetDateTime {
-    date.next_day()
-        .unwrap_or(date)
-        .with_time(Time::MIDNIGHT)
-        .assume_utc()
-}
-
-/// The one rule for which dates may be settled, at `now` (the API, the CLI, the nightly task
-/// and the settlement function all go through [`begin`], which applies it): a day is settled
-/// once it is over in UTC — so commission whose holding period ends later today, and today's
-/// last clicks, are never settled early — and not before 2000-01-01 (the domain's first day).
-pub fn settleable_date(date: Date, now: OffsetDateTime) -> Result<Date, SettleError> {
-    let today = now.date();
-    if date >= today {
-        return Err(SettleError::NotPast {
-            date,
-            latest: today.previous_day().unwrap_or(today),
-        });
-    }
-    if date < crate::limits::earliest().date() {
-        return Err(SettleError::TooEarly(date));
-    }
-    Ok(date)
-}
+use crate::{LineWrite, Store, Versioned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
@@ -435,6 +52,15 @@ pub enum SettleError {
     Money(#[from] MoneyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<NotSettleable> for SettleError {
+    fn from(e: NotSettleable) -> Self {
+        match e {
+            NotSettleable::NotPast { date, latest } => SettleError::NotPast { date, latest },
+            NotSettleable::TooEarly(date) => SettleError::TooEarly(date),
+        }
+    }
 }
 
 impl SettleError {
@@ -494,7 +120,7 @@ pub struct Progress {
 pub async fn settle_creator(
     store: &Store,
     date: Date,
-    creator: &crate::creator::Creator,
+    creator: &linkledger_core::creator::Creator,
     min_payouts: &HashMap<ProgramId, Money>,
 ) -> Result<Vec<LineOutcome>, SettleError> {
     let mut done: BTreeMap<Currency, LineOutcome> = BTreeMap::new();
@@ -519,7 +145,7 @@ enum Attempt {
 async fn settle_creator_once(
     store: &Store,
     date: Date,
-    creator: &crate::creator::Creator,
+    creator: &linkledger_core::creator::Creator,
     min_payouts: &HashMap<ProgramId, Money>,
     done: &mut BTreeMap<Currency, LineOutcome>,
 ) -> Result<Attempt, SettleError> {
@@ -574,7 +200,7 @@ async fn settle_creator_once(
 }
 
 /// The balance at the cutoff of `entries` (one currency), added in `i128` and bounded by
-/// [`crate::limits::MAX_BALANCE_MINOR`].
+/// [`linkledger_core::limits::MAX_BALANCE_MINOR`].
 fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, MoneyError> {
     let mut sum: i128 = 0;
     for e in entries {
@@ -586,7 +212,8 @@ fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, Mo
         }
         sum = sum.saturating_add(i128::from(e.amount.minor()));
     }
-    let minor = crate::limits::check_balance(sum).map_err(|_| MoneyError::BalanceTooLarge)?;
+    let minor =
+        linkledger_core::limits::check_balance(sum).map_err(|_| MoneyError::BalanceTooLarge)?;
     Ok(Money::from_minor(minor, currency))
 }
 
@@ -597,7 +224,7 @@ fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, Mo
 async fn settle_currency(
     store: &Store,
     date: Date,
-    creator: &crate::creator::Creator,
+    creator: &linkledger_core::creator::Creator,
     currency: Currency,
     entries: &[&LedgerEntry],
     state: Option<&Versioned<SettleState>>,
@@ -697,7 +324,7 @@ async fn settle_currency(
                 payout_email: creator.payout_email.clone(),
                 amount: balance,
                 status: PayoutStatus::Pending,
-                created_at: crate::now(),
+                created_at: linkledger_core::now(),
                 external_ref: None,
                 paid_on: None,
                 failure: None,
@@ -734,7 +361,7 @@ async fn settle_currency(
 async fn fail_line(
     store: &Store,
     date: Date,
-    creator: &crate::creator::Creator,
+    creator: &linkledger_core::creator::Creator,
     currency: Currency,
     reason: &str,
 ) -> Result<LineOutcome, SettleError> {
@@ -780,7 +407,7 @@ pub enum Begun {
 /// ([`settleable_date`]) and a date before the latest run (dates settle in order, so a payout
 /// entry of a later date can never fall inside an earlier cutoff).
 pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
-    settleable_date(date, crate::now())?;
+    settleable_date(date, linkledger_core::now())?;
     if let Some(done) = store.run(date).await? {
         if done.record.status == RunStatus::Completed {
             return Ok(Begun::Done(done.record));
@@ -843,8 +470,8 @@ pub async fn roll_up_clicks(store: &Store, date: Date) -> Result<RollUp, SettleE
 async fn roll_up_program(
     store: &Store,
     date: Date,
-    program: &crate::program::Program,
-    plan: &crate::program::ClickCommission,
+    program: &linkledger_core::program::Program,
+    plan: &linkledger_core::program::ClickCommission,
 ) -> Result<u64, SettleError> {
     let day_end = cutoff(date);
     let out_of_range = || SettleError::Money(MoneyError::Overflow);
@@ -857,7 +484,7 @@ async fn roll_up_program(
         ms(day_end).map_err(|_| out_of_range())?,
     );
     let mut counts: BTreeMap<CreatorId, u64> = BTreeMap::new();
-    let filter = crate::store::LinkFilter {
+    let filter = crate::LinkFilter {
         program: Some(program.id.clone()),
         creator: None,
     };
@@ -892,7 +519,7 @@ async fn roll_up_program(
         let amount = plan
             .amount
             .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
-        crate::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+        linkledger_core::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
         let entry = LedgerEntry::new(
             creator,
             program.id.clone(),
@@ -939,7 +566,7 @@ pub async fn min_payouts(store: &Store) -> Result<HashMap<ProgramId, Money>, Set
 pub async fn settle_creators(
     store: &Store,
     date: Date,
-    creators: &[crate::creator::Creator],
+    creators: &[linkledger_core::creator::Creator],
     min_payouts: &HashMap<ProgramId, Money>,
     seen: &mut Progress,
 ) -> Result<(), SettleError> {
@@ -1153,7 +780,7 @@ async fn creators_by_id<'a>(
     store: &Store,
     date: Date,
     ids: impl IntoIterator<Item = &'a CreatorId>,
-) -> Result<Vec<crate::creator::Creator>, SettleError> {
+) -> Result<Vec<linkledger_core::creator::Creator>, SettleError> {
     let mut creators = Vec::new();
     for id in ids {
         match store.creator(id).await {
@@ -1190,327 +817,5 @@ pub async fn settle_chunk(
     match run.chunks {
         Some(total) if done >= total => Ok(Some(finish(store, chunk.date, finance).await?)),
         _ => Ok(None),
-    }
-}
-
-/// Totals of a run's lines, per currency: paid, carried (≥ 0) and owed (≥ 0) apart, and the
-/// failed lines counted. Sums are added in `i128`; a total past `i64` (more than 9 000 lines
-/// at the largest balance) saturates and is logged rather than stopping the run.
-pub fn totals(lines: &[SettlementLine]) -> Vec<CurrencyTotal> {
-    #[derive(Default)]
-    struct Sums {
-        paid: i128,
-        payouts: u64,
-        carried: i128,
-        carried_lines: u64,
-        owed: i128,
-        owed_lines: u64,
-        failed_lines: u64,
-    }
-    let mut by: BTreeMap<Currency, Sums> = BTreeMap::new();
-    for line in lines {
-        let t = by.entry(line.currency).or_default();
-        match line.status {
-            LineStatus::Failed => t.failed_lines = t.failed_lines.saturating_add(1),
-            LineStatus::Paid => {
-                t.paid = t.paid.saturating_add(i128::from(line.amount.minor()));
-                t.payouts = t.payouts.saturating_add(1);
-            }
-            LineStatus::Carried if line.owed.minor() > 0 => {
-                t.owed = t.owed.saturating_add(i128::from(line.owed.minor()));
-                t.owed_lines = t.owed_lines.saturating_add(1);
-            }
-            LineStatus::Carried => {
-                t.carried = t.carried.saturating_add(i128::from(line.carried.minor()));
-                t.carried_lines = t.carried_lines.saturating_add(1);
-            }
-        }
-    }
-    by.into_iter()
-        .map(|(currency, t)| {
-            let money = |sum: i128, what: &str| {
-                let minor = i64::try_from(sum).unwrap_or_else(|_| {
-                    tracing::error!(%currency, total = what, "a settlement total is beyond i64; reported saturated");
-                    if sum < 0 {
-                        i64::MIN
-                    } else {
-                        i64::MAX
-                    }
-                });
-                Money::from_minor(minor, currency)
-            };
-            CurrencyTotal {
-                currency,
-                paid: money(t.paid, "paid"),
-                payouts: t.payouts,
-                carried: money(t.carried, "carried"),
-                carried_lines: t.carried_lines,
-                owed: money(t.owed, "owed"),
-                owed_lines: t.owed_lines,
-                failed_lines: t.failed_lines,
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::{date, datetime};
-
-    #[test]
-    fn dates_are_written_as_iso_strings_and_read_in_both_forms() {
-        let chunk = Chunk {
-            date: date!(2026 - 11 - 27),
-            index: 0,
-            creators: vec![],
-        };
-        let json = serde_json::to_value(&chunk).unwrap();
-        assert_eq!(json["date"], "2026-11-27");
-        let old: Chunk =
-            serde_json::from_str(r#"{"date": [2026, 331], "index": 0, "creators": []}"#).unwrap();
-        assert_eq!(old.date, date!(2026 - 11 - 27));
-        let new: Chunk =
-            serde_json::from_str(r#"{"date": "2026-11-27", "index": 0, "creators": []}"#).unwrap();
-        assert_eq!(new, old);
-        for bad in [
-            r#"{"date": "2026-13-01", "index": 0, "creators": []}"#,
-            r#"{"date": [2026, 400], "index": 0, "creators": []}"#,
-            r#"{"date": [2026], "index": 0, "creators": []}"#,
-            r#"{"date": 2026, "index": 0, "creators": []}"#,
-        ] {
-            assert!(serde_json::from_str::<Chunk>(bad).is_err(), "{bad}");
-        }
-    }
-
-    /// A run, a line, a payout and a state as the store held them before dates were strings
-    /// (and before lines had a status and runs an owed total).
-    #[test]
-    fn records_stored_in_the_old_form_are_still_read() {
-        let run: SettlementRun = serde_json::from_str(
-            r#"{"date":[2026,331],"cutoff":"2026-11-28T00:00:00Z","status":"completed",
-            "started_at":"2026-11-28T02:00:00Z","completed_at":"2026-11-28T02:00:05Z","lines":2,
-            "totals":[{"currency":"USD","paid":{"amount":"30.00","currency":"USD"},"payouts":1,
-            "carried":{"amount":"-19.00","currency":"USD"},"carried_lines":2}],"announced":"sent"}"#,
-        )
-        .unwrap();
-        assert_eq!(run.date, date!(2026 - 11 - 27));
-        assert_eq!(run.failed_lines, 0);
-        let usd = Currency::parse("USD").unwrap();
-        assert_eq!(run.totals[0].owed, Money::from_minor(1900, usd));
-        assert_eq!(run.totals[0].carried, Money::zero(usd));
-        let json = serde_json::to_value(&run).unwrap();
-        assert_eq!(json["date"], "2026-11-27");
-
-        let line: SettlementLine = serde_json::from_str(
-            r#"{"date":[2026,331],"creator_id":"cre_anna000000000000000000","payout_email":"a@example.com",
-            "currency":"USD","balance":{"amount":"-20.00","currency":"USD"},
-            "amount":{"amount":"0.00","currency":"USD"},"carried":{"amount":"-20.00","currency":"USD"},
-            "entries_settled":1}"#,
-        )
-        .unwrap();
-        assert_eq!(line.status, LineStatus::Carried);
-        assert_eq!(
-            (line.carried, line.owed),
-            (Money::zero(usd), Money::from_minor(2000, usd))
-        );
-        let paid: SettlementLine = serde_json::from_str(
-            r#"{"date":[2026,331],"creator_id":"cre_anna000000000000000000","payout_email":"a@example.com",
-            "currency":"USD","balance":{"amount":"30.00","currency":"USD"},
-            "amount":{"amount":"30.00","currency":"USD"},"carried":{"amount":"0.00","currency":"USD"},
-            "entries_settled":1,"payout_id":"pay_0123456789abcdef01234567"}"#,
-        )
-        .unwrap();
-        assert_eq!(paid.status, LineStatus::Paid);
-        assert_eq!(serde_json::to_value(&paid).unwrap()["date"], "2026-11-27");
-
-        let payout: Payout = serde_json::from_str(
-            r#"{"id":"pay_0123456789abcdef01234567","date":[2026,331],"creator_id":"cre_anna000000000000000000",
-            "program_id":"prg_demo000000000000000000","payout_email":"a@example.com",
-            "amount":{"amount":"30.00","currency":"USD"},"status":"paid",
-            "created_at":"2026-11-28T02:00:01Z","external_ref":"PP-1","paid_on":[2026,335]}"#,
-        )
-        .unwrap();
-        assert_eq!(payout.paid_on, Some(date!(2026 - 12 - 01)));
-        let json = serde_json::to_value(&payout).unwrap();
-        assert_eq!(
-            (json["date"].clone(), json["paid_on"].clone()),
-            ("2026-11-27".into(), "2026-12-01".into())
-        );
-
-        let state: SettleState =
-            serde_json::from_str(r#"{"entries_counted":3,"last_date":[2026,331]}"#).unwrap();
-        assert_eq!(state.last_date, Some(date!(2026 - 11 - 27)));
-        let state: SettleState = serde_json::from_str(r#"{"entries_counted":3}"#).unwrap();
-        assert_eq!(state.last_date, None);
-        assert_eq!(
-            serde_json::to_string(&SettleState {
-                entries_counted: 1,
-                last_date: Some(date!(2026 - 11 - 27))
-            })
-            .unwrap(),
-            r#"{"entries_counted":1,"last_date":"2026-11-27"}"#
-        );
-    }
-
-    #[test]
-    fn only_days_that_are_over_can_be_settled() {
-        let now = datetime!(2026-12-01 00:30 UTC);
-        assert!(settleable_date(date!(2026 - 11 - 30), now).is_ok());
-        assert!(matches!(
-            settleable_date(date!(2026 - 12 - 01), now),
-            Err(SettleError::NotPast { latest, .. }) if latest == date!(2026 - 11 - 30)
-        ));
-        assert!(settleable_date(date!(2027 - 01 - 01), now).is_err());
-        assert!(settleable_date(date!(2000 - 01 - 01), now).is_ok());
-        assert!(matches!(
-            settleable_date(date!(1999 - 12 - 31), now),
-            Err(SettleError::TooEarly(_))
-        ));
-        assert!(settleable_date(Date::MAX, now).is_err());
-        assert!(settleable_date(Date::MIN, now).is_err());
-    }
-
-    #[test]
-    fn totals_keep_carried_and_owed_apart() {
-        let usd = Currency::parse("USD").unwrap();
-        let line = |status, amount: i64, carried: i64, owed: i64| SettlementLine {
-            date: date!(2026 - 11 - 27),
-            creator_id: CreatorId::parse("cre_anna000000000000000000").unwrap(),
-            payout_email: "a@example.com".into(),
-            currency: usd,
-            status,
-            balance: None,
-            amount: Money::from_minor(amount, usd),
-            carried: Money::from_minor(carried, usd),
-            owed: Money::from_minor(owed, usd),
-            entries_settled: 1,
-            payout_id: None,
-            failure: None,
-        };
-        let t = &totals(&[
-            line(LineStatus::Carried, 0, 0, 2000),
-            line(LineStatus::Carried, 0, 100, 0),
-            line(LineStatus::Paid, 3000, 0, 0),
-            line(LineStatus::Failed, 0, 0, 0),
-        ])[0];
-        assert_eq!(
-            (
-                t.paid.minor(),
-                t.payouts,
-                t.carried.minor(),
-                t.carried_lines
-            ),
-            (3000, 1, 100, 1)
-        );
-        assert_eq!((t.owed.minor(), t.owed_lines, t.failed_lines), (2000, 1, 1));
-    }
-
-    /// A log writer the test can read back.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// The failed line's log event is what the alarm's metric filter in `template.yaml` counts
-    /// (`{ $.message = "settlement line failed" }` on the Lambda's JSON lines): it must carry
-    /// the creator id and the reason, and no personal data.
-    #[test]
-    fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
-        use crate::audit::{Actor, AuditEntry};
-        use crate::creator::{email_hash, Creator};
-        let logs = Captured::default();
-        let writer = logs.clone();
-        // As `telemetry::init_tracing` sets up JSON lines on Lambda.
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .without_time()
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let path = std::env::temp_dir().join(format!(
-            "settlement-log-{}-{}.db",
-            std::process::id(),
-            crate::now_ms()
-        ));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let run = runtime.block_on(async {
-            let db = crate::adapters::sqlite::SqliteDb::open(&path).unwrap();
-            let store = Store::new(std::sync::Arc::new(db.table()));
-            let audit = AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
-            let creator = Creator {
-                id: CreatorId::parse("cre_whale00000000000000000").unwrap(),
-                name: "Whale".into(),
-                payout_email: "whale@example.com".into(),
-                email_hash: email_hash("whale@example.com"),
-                created_at: crate::now(),
-            };
-            store.create_creator(&creator, &audit).await.unwrap();
-            let usd = Currency::parse("USD").unwrap();
-            let program = ProgramId::parse("prg_demo000000000000000000").unwrap();
-            let three_days_ago = crate::now() - Duration::days(3);
-            let entries: Vec<LedgerEntry> = (0..101)
-                .map(|_| {
-                    LedgerEntry::new(
-                        creator.id.clone(),
-                        program.clone(),
-                        EntryKind::Adjustment,
-                        Money::from_minor(crate::limits::MAX_AMOUNT_MINOR, usd),
-                        None,
-                        three_days_ago,
-                        None,
-                    )
-                })
-                .collect();
-            for part in entries.chunks(50) {
-                let audit =
-                    AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
-                store.append_entries(part, &audit).await.unwrap();
-            }
-            settle(&store, crate::yesterday(), None, |_| {})
-                .await
-                .unwrap()
-        });
-        assert_eq!((run.status, run.failed_lines), (RunStatus::Completed, 1));
-        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-        let events: Vec<serde_json::Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .filter(|e: &serde_json::Value| e["message"] == "settlement line failed")
-            .collect();
-        assert_eq!(events.len(), 1, "{text}");
-        assert_eq!(events[0]["level"], "ERROR");
-        assert_eq!(events[0]["creator_id"], "cre_whale00000000000000000");
-        assert_eq!(events[0]["currency"], "USD");
-        assert!(
-            events[0]["reason"]
-                .as_str()
-                .unwrap_or("")
-                .contains("beyond the limit"),
-            "{}",
-            events[0]
-        );
-        assert!(
-            !text.contains("whale@example.com"),
-            "no personal data: {text}"
-        );
-        for suffix in ["", "-wal", "-shm", "-index", "-index-wal", "-index-shm"] {
-            let mut file = path.clone().into_os_string();
-            file.push(suffix);
-            let _ = std::fs::remove_file(file);
-        }
     }
 }

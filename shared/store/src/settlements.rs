@@ -7,13 +7,13 @@ use time::{Date, OffsetDateTime};
 use super::{
     audit_op, decode, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned,
 };
-use crate::audit::AuditEntry;
-use crate::creator::Creator;
-use crate::ids::CreatorId;
-use crate::ledger::LedgerEntry;
-use crate::money::Currency;
 use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError};
-use crate::settlement::{
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::creator::Creator;
+use linkledger_core::ids::CreatorId;
+use linkledger_core::ledger::LedgerEntry;
+use linkledger_core::money::Currency;
+use linkledger_core::settlement::{
     totals, Announced, LineStatus, Payout, RollUpFailure, RunStatus, SettleState, SettlementLine,
     SettlementRun,
 };
@@ -84,7 +84,7 @@ impl Store {
             date,
             cutoff,
             status: RunStatus::Running,
-            started_at: crate::now(),
+            started_at: linkledger_core::now(),
             completed_at: None,
             lines: 0,
             failed_lines: 0,
@@ -215,7 +215,7 @@ impl Store {
             .iter()
             .filter(|l| l.status == LineStatus::Failed)
             .count() as u64;
-        let completed_at = crate::now();
+        let completed_at = linkledger_core::now();
         Ok(self
             .update_run(date, |run| {
                 let unchanged = run.status == RunStatus::Completed

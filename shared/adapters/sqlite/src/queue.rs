@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use super::{unavailable, SqliteDb};
-use crate::ids::random_token;
-use crate::ports::queue::MAX_MESSAGE_BYTES;
-use crate::ports::{Message, Queue, QueueError, StoreError, MAX_RECEIVES};
+use linkledger_core::ids::random_token;
+use linkledger_store::ports::queue::MAX_MESSAGE_BYTES;
+use linkledger_store::ports::{Message, Queue, QueueError, StoreError, MAX_RECEIVES};
 
 /// How often an empty long-poll looks again.
 const POLL_EVERY: Duration = Duration::from_millis(25);

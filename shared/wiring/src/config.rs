@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapters::aws::{sdk_config, DynamoTable, SqsQueue};
-use crate::adapters::sqlite::SqliteDb;
-use crate::ports::{Queue, StoreError, Table};
-use crate::store::Store;
+#[cfg(feature = "aws")]
+use linkledger_aws::{sdk_config, DynamoTable, SqsQueue};
+#[cfg(feature = "sqlite")]
+use linkledger_sqlite::SqliteDb;
+use linkledger_store::ports::{Queue, StoreError, Table};
+use linkledger_store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -17,6 +19,10 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
+    /// The configuration names a backend this binary was built without (a Lambda links the
+    /// AWS adapter only).
+    #[error("LINKLEDGER_BACKEND={0} is not built into this binary")]
+    NotBuilt(&'static str),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,12 +156,18 @@ pub struct Backends {
     /// Where completed settlement runs are announced.
     pub finance: Option<Arc<dyn Queue>>,
     /// The SQLite database, when that is the backend (for local housekeeping).
+    #[cfg(feature = "sqlite")]
     pub sqlite: Option<SqliteDb>,
 }
 
 impl Backends {
     pub async fn connect(backend: &Backend) -> Result<Self, ConfigError> {
         match backend {
+            #[cfg(not(feature = "sqlite"))]
+            Backend::Sqlite { .. } => Err(ConfigError::NotBuilt("sqlite")),
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws { .. } => Err(ConfigError::NotBuilt("aws")),
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite { path } => {
                 let db = SqliteDb::open(path)?;
                 let table: Arc<dyn Table> = Arc::new(db.table());
@@ -170,6 +182,7 @@ impl Backends {
                     sqlite: Some(db),
                 })
             }
+            #[cfg(feature = "aws")]
             Backend::Aws {
                 table,
                 conversions_queue_url,
@@ -199,6 +212,7 @@ impl Backends {
                     settlement: queue(settlement_queue_url, settlement_dlq_url),
                     // Finance consumes this queue; we only send to it (no dead-letter side).
                     finance: queue(finance_queue_url, finance_queue_url),
+                    #[cfg(feature = "sqlite")]
                     sqlite: None,
                 })
             }

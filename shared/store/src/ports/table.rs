@@ -4,7 +4,7 @@
 //! It is shaped after DynamoDB's single-table model on purpose: the AWS adapter maps it
 //! one-to-one onto `GetItem`/`PutItem`/`TransactWriteItems`/`Query`, and the SQLite adapter
 //! mirrors it with one `items` table and transactions. Every repository in
-//! [`crate::store`] is written once against this trait, so both runtimes share one
+//! [`crate`] is written once against this trait, so both runtimes share one
 //! implementation of every business rule that touches storage.
 
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-//! Ports: the traits the domain talks to. Adapters live in [`crate::adapters`].
+//! Ports: the traits the domain talks to. Adapters live in [`linkledger_sqlite`].
 pub mod queue;
 pub mod table;
 

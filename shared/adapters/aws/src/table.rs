@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::ports::table::{
+use linkledger_store::ports::table::{
     now_unix, Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError,
     Table, WriteOp,
 };

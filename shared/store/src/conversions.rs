@@ -6,11 +6,11 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{audit_op, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned};
-use crate::audit::AuditEntry;
-use crate::conversion::{Conversion, ConversionId, ConversionStatus, Platform};
-use crate::ids::{ClickId, CreatorId, ProgramId};
-use crate::ledger::LedgerEntry;
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::conversion::{Conversion, ConversionId, ConversionStatus, Platform};
+use linkledger_core::ids::{ClickId, CreatorId, ProgramId};
+use linkledger_core::ledger::LedgerEntry;
 
 /// Delivery records outlive every platform's retry window (Shopify 48 h, Stripe 3 days).
 pub const DELIVERY_RETENTION_DAYS: i64 = 90;
@@ -253,7 +253,7 @@ impl Store {
     pub async fn commit_booking(&self, write: &BookingWrite) -> Result<(), BookingConflict> {
         let store = |e: StoreError| BookingConflict::Store(e);
         let mut ops = Vec::new();
-        let now = crate::now();
+        let now = linkledger_core::now();
         let delivery_at = write.delivery.as_ref().map(|(program, platform, id)| {
             let expires = now
                 .checked_add(time::Duration::days(DELIVERY_RETENTION_DAYS))

@@ -1,17 +1,17 @@
 //! The single-table key layout (documented in the module above). Nothing else builds keys.
 
-use crate::api_key::ApiKey;
-use crate::audit::AuditEntry;
-use crate::click::Click;
-use crate::conversion::{Conversion, ConversionId, Platform};
-use crate::creator::{Creator, Enrolment};
-use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
-use crate::ledger::LedgerEntry;
-use crate::link::{promo_key, Link, PromoCode};
-use crate::money::Currency;
 use crate::ports::{IndexKey, Item, Key};
-use crate::program::Program;
-use crate::settlement::{Payout, SettlementRun};
+use linkledger_core::api_key::ApiKey;
+use linkledger_core::audit::AuditEntry;
+use linkledger_core::click::Click;
+use linkledger_core::conversion::{Conversion, ConversionId, Platform};
+use linkledger_core::creator::{Creator, Enrolment};
+use linkledger_core::ids::{ClickId, CreatorId, LinkCode, ProgramId};
+use linkledger_core::ledger::LedgerEntry;
+use linkledger_core::link::{promo_key, Link, PromoCode};
+use linkledger_core::money::Currency;
+use linkledger_core::program::Program;
+use linkledger_core::settlement::{Payout, SettlementRun};
 use time::Date;
 
 pub const PROGRAMS: &str = "PROGRAMS";

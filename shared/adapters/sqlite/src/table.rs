@@ -6,8 +6,8 @@ use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{unavailable, SqliteDb};
-use crate::ports::table::now_unix;
-use crate::ports::{
+use linkledger_store::ports::table::now_unix;
+use linkledger_store::ports::{
     Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError, Table,
     WriteOp,
 };

@@ -1,3 +1,0 @@
-//! Adapters: the SQLite (local default) and AWS (DynamoDB + SQS) implementations of the ports.
-pub mod aws;
-pub mod sqlite;

@@ -1,0 +1,116 @@
+//! The settlement function's failed-line log event, as the CloudWatch alarm reads it.
+
+use time::Duration;
+
+use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::creator::{email_hash, Creator};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::money::{Currency, Money};
+use linkledger_store::settlement::{settle, RunStatus};
+use linkledger_store::Store;
+
+/// A log writer the test can read back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The failed line's log event is what the alarm's metric filter in `template.yaml` counts
+/// (`{ $.message = "settlement line failed" }` on the Lambda's JSON lines): it must carry
+/// the creator id and the reason, and no personal data.
+#[test]
+fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    // As `telemetry::init_tracing` sets up JSON lines on Lambda.
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .without_time()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let path = std::env::temp_dir().join(format!(
+        "settlement-log-{}-{}.db",
+        std::process::id(),
+        linkledger_core::now_ms()
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = runtime.block_on(async {
+        let db = linkledger_sqlite::SqliteDb::open(&path).unwrap();
+        let store = Store::new(std::sync::Arc::new(db.table()));
+        let audit = AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+        let creator = Creator {
+            id: CreatorId::parse("cre_whale00000000000000000").unwrap(),
+            name: "Whale".into(),
+            payout_email: "whale@example.com".into(),
+            email_hash: email_hash("whale@example.com"),
+            created_at: linkledger_core::now(),
+        };
+        store.create_creator(&creator, &audit).await.unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let program = ProgramId::parse("prg_demo000000000000000000").unwrap();
+        let three_days_ago = linkledger_core::now() - Duration::days(3);
+        let entries: Vec<LedgerEntry> = (0..101)
+            .map(|_| {
+                LedgerEntry::new(
+                    creator.id.clone(),
+                    program.clone(),
+                    EntryKind::Adjustment,
+                    Money::from_minor(linkledger_core::limits::MAX_AMOUNT_MINOR, usd),
+                    None,
+                    three_days_ago,
+                    None,
+                )
+            })
+            .collect();
+        for part in entries.chunks(50) {
+            let audit = AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+            store.append_entries(part, &audit).await.unwrap();
+        }
+        settle(&store, linkledger_core::yesterday(), None, |_| {})
+            .await
+            .unwrap()
+    });
+    assert_eq!((run.status, run.failed_lines), (RunStatus::Completed, 1));
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["message"] == "settlement line failed")
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["level"], "ERROR");
+    assert_eq!(events[0]["creator_id"], "cre_whale00000000000000000");
+    assert_eq!(events[0]["currency"], "USD");
+    assert!(
+        events[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("beyond the limit"),
+        "{}",
+        events[0]
+    );
+    assert!(
+        !text.contains("whale@example.com"),
+        "no personal data: {text}"
+    );
+    for suffix in ["", "-wal", "-shm", "-index", "-index-wal", "-index-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
