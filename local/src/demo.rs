@@ -24,7 +24,7 @@ pub const POSTBACK_SECRET: &str = "demo_postback_secret_do_not_use_in_production
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
-    let now = linkledger_core::now();
+    let now = store.now();
     let usd = Currency::parse("USD")?;
     let domains = vec![Domain::parse("example.com")?];
     let program = Program {
@@ -53,7 +53,7 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
     program.validate()?;
     let demo = Actor::operator("demo");
     let audit =
-        |action: &str, target: &str| AuditEntry::new::<()>(&demo, action, target, None, None);
+        |action: &str, target: &str| AuditEntry::new::<()>(now, &demo, action, target, None, None);
     store
         .create_program(&program, &audit("program.create", PROGRAM))
         .await?;

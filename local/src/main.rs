@@ -245,12 +245,12 @@ async fn serve(
 /// Settles the previous UTC day every day at `at` (UTC), as the EventBridge schedule does on AWS.
 async fn nightly_settlement(backends: Backends, at: time::Time) {
     loop {
-        let now = linkledger_core::now();
+        let now = backends.store.now();
         let next = linkledger::next_settlement(now, at);
         let wait = (next - now).try_into().unwrap_or(Duration::from_secs(60));
         tracing::info!(next = %next, "nightly settlement scheduled");
         tokio::time::sleep(wait).await;
-        let date = linkledger_core::yesterday();
+        let date = backends.store.clock().yesterday();
         match linkledger_store::settlement::settle(
             &backends.store,
             date,
@@ -277,7 +277,7 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
     let date = match date {
         Some(text) => linkledger_core::parse_date(&text)
             .ok_or_else(|| format!("--date {text:?} is not a date (YYYY-MM-DD)"))?,
-        None => linkledger_core::yesterday(),
+        None => backends.store.clock().yesterday(),
     };
     // Today, a future date or a date before the latest run are refused by the rules every
     // path shares (`settlement::begin`), with the same message as the API's.

@@ -95,7 +95,11 @@ async fn keys_create_bootstraps_an_admin_key_on_dynamodb() {
         return;
     }
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-    let table = format!("cli-{}-{}", std::process::id(), linkledger_core::now_ms());
+    let table = format!(
+        "cli-{}-{}",
+        std::process::id(),
+        linkledger_core::clock::unix_ms(time::OffsetDateTime::now_utc())
+    );
     create_table(&client, &table).await.unwrap();
 
     let mut command = linkledger();

@@ -14,6 +14,7 @@ use linkledger_api::{issue_key, NewApiKey};
 use linkledger_core::api_key::Role;
 use linkledger_core::audit::Actor;
 use linkledger_core::click::VisitorKey;
+use linkledger_core::clock::ShiftedClock;
 use linkledger_store::ports::Table;
 use linkledger_store::Store;
 
@@ -35,6 +36,8 @@ pub struct TestApp {
     pub aws: bool,
     /// An admin key minted the way `linkledger keys create --role admin` does.
     pub admin: String,
+    /// The clock every part of this app reads: tests skip ahead on it instead of sleeping.
+    pub clock: Arc<ShiftedClock>,
     _backend: Backend<dyn Table>,
 }
 
@@ -86,7 +89,8 @@ impl TestApp {
     /// The app on a given table and conversions queue.
     pub async fn on(backend: Backend<dyn Table>, queue: Arc<dyn Queue>) -> TestApp {
         let table = backend.handle();
-        let store = Store::new(table.clone());
+        let clock = Arc::new(ShiftedClock::new());
+        let store = Store::new(table.clone()).with_clock(clock.clone());
         let router = linkledger::app(
             store.clone(),
             queue.clone(),
@@ -113,6 +117,7 @@ impl TestApp {
             queue,
             aws: false,
             admin,
+            clock,
             _backend: backend,
         }
     }

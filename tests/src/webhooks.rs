@@ -14,19 +14,19 @@ pub fn fixture(path: &str, click_id: &str) -> Value {
 }
 
 pub fn now_unix() -> i64 {
-    linkledger_core::now().unix_timestamp()
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// RFC 3339 for `seconds` from now.
 pub fn rfc3339_in(seconds: i64) -> String {
-    let at = linkledger_core::now() + time::Duration::seconds(seconds);
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
     at.format(&time::format_description::well_known::Rfc3339)
         .expect("format a date")
 }
 
 /// WooCommerce's `*_gmt` form (no offset) for `seconds` from now.
 pub fn gmt_in(seconds: i64) -> String {
-    let at = linkledger_core::now() + time::Duration::seconds(seconds);
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     at.format(&format).expect("format a date")
 }

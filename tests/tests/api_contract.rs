@@ -276,12 +276,13 @@ on_both_backends!(
                         EntryKind::Adjustment,
                         Money::bounded(MAX_AMOUNT_MINOR, usd).expect("bounded"),
                         None,
-                        linkledger_core::now(),
+                        time::OffsetDateTime::now_utc(),
                         None,
                     )
                 })
                 .collect();
             let audit = AuditEntry::new(
+                time::OffsetDateTime::now_utc(),
                 &Actor::operator("test"),
                 "ledger.adjust",
                 "bulk",

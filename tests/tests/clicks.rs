@@ -22,7 +22,7 @@ async fn record(app: &TestApp, program: &str, creator: &str, at_ms: i64, visitor
         country: None,
         referrer_host: None,
     };
-    let expires = linkledger_core::now() + time::Duration::days(30);
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(30);
     app.store.record_click(&click, expires).await.unwrap();
     click.id
 }
@@ -53,7 +53,7 @@ on_both_backends!(
     uniqueness_follows_the_one_hour_window,
     |app: TestApp| async move {
         let (program, creator) = anna10(&app).await;
-        let t0 = linkledger_core::now_ms() - 300 * MINUTE;
+        let t0 = linkledger_core::clock::unix_ms(time::OffsetDateTime::now_utc()) - 300 * MINUTE;
 
         let first = record(&app, &program, &creator, t0, "aaaa").await;
         let within = record(&app, &program, &creator, t0 + 59 * MINUTE, "aaaa").await;
@@ -87,7 +87,7 @@ on_both_backends!(
         let (program, creator) = anna10(&app).await;
         // 1 200 clicks in the last twenty minutes, a click a second from 50 visitors in turn:
         // today's main re-read the whole hour for every page, 500 items per query.
-        let t0 = linkledger_core::now_ms() - 20 * MINUTE;
+        let t0 = linkledger_core::clock::unix_ms(time::OffsetDateTime::now_utc()) - 20 * MINUTE;
         for start in (0..1200i64).step_by(50) {
             futures_util::future::join_all((start..start + 50).map(|i| {
                 let visitor = format!("v{:04}", i % 50);

@@ -876,7 +876,7 @@ on_both_backends!(
         let sale = json!({"event": "sale", "order_id": "paid-1", "amount": "100.00", "currency": "USD", "coupon": "ANNA10"});
         send_postback(&app, &shop, &secret, sale.to_string().as_bytes()).await;
         app.drain().await;
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        app.clock.advance(time::Duration::seconds(2));
         assert_eq!(balance(&app, &shop.creator).await.1, "10.00");
         // The payout the settlement books (a negative payout entry).
         let payout = LedgerEntry::new(
@@ -885,10 +885,11 @@ on_both_backends!(
             EntryKind::Payout,
             Money::parse_decimal("-10.00", Currency::parse("USD").unwrap()).unwrap(),
             None,
-            linkledger_core::now(),
+            time::OffsetDateTime::now_utc(),
             None,
         );
         let audit = AuditEntry::new(
+            time::OffsetDateTime::now_utc(),
             &Actor::operator("test"),
             "payout",
             &payout.id,
@@ -993,7 +994,7 @@ on_both_backends!(
         assert_eq!(all.len(), 3);
         // The sales happened a minute from now: today, or tomorrow when the test runs in the
         // day's last minute.
-        let today = linkledger_core::now().date();
+        let today = time::OffsetDateTime::now_utc().date();
         let tomorrow = today.next_day().unwrap_or(today);
         let within = app
             .all_pages(&format!(

@@ -114,7 +114,7 @@ async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
     let body = json!({"event": "sale", "order_id": "lambda-1", "amount": "80.00",
         "currency": "USD", "coupon": "anna10"})
     .to_string();
-    let now = linkledger_core::now().unix_timestamp();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let signature = sign_timestamped(secret.as_bytes(), now, body.as_bytes());
     let mut request: serde_json::Value =
         serde_json::from_str(&event("apigw-v2-postback.json").replace("__PROGRAM__", &program))
@@ -184,7 +184,7 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
     let (anna, _) = app.creator(&program, "anna").await;
     let (whale, _) = app.creator(&program, "whale").await;
     let usd = Currency::parse("USD").unwrap();
-    let three_days_ago = linkledger_core::now() - time::Duration::days(3);
+    let three_days_ago = time::OffsetDateTime::now_utc() - time::Duration::days(3);
     let entry = |creator: &str, minor: i64| {
         LedgerEntry::new(
             CreatorId::parse(creator).unwrap(),
@@ -196,7 +196,16 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
             None,
         )
     };
-    let audit = || AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+    let audit = || {
+        AuditEntry::new::<()>(
+            time::OffsetDateTime::now_utc(),
+            &Actor::operator("test"),
+            "test",
+            "x",
+            None,
+            None,
+        )
+    };
     app.store
         .append_entries(&[entry(&anna, 5000)], &audit())
         .await
@@ -208,7 +217,7 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
         app.store.append_entries(part, &audit()).await.unwrap();
     }
 
-    let today = linkledger_core::now().date();
+    let today = time::OffsetDateTime::now_utc().date();
     let mut queues = Queues::new(app.queue.as_ref(), None);
     let refused = handle_schedule(
         &app.store,
@@ -227,7 +236,7 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
     );
 
     queues.chunk_size = 1;
-    let date = linkledger_core::yesterday();
+    let date = linkledger_core::clock::Clock::yesterday(&linkledger_core::clock::SystemClock);
     let planned = handle_schedule(
         &app.store,
         &queues,

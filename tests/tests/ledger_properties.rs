@@ -156,7 +156,7 @@ async fn ledger(shop: &Shop) -> Vec<LedgerEntry> {
 async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let shop = shop().await;
     let usd = Currency::parse("USD").unwrap();
-    let now = linkledger_core::now();
+    let now = time::OffsetDateTime::now_utc();
     let mut model = Model::default();
     for (i, step) in steps.iter().enumerate() {
         match *step {
@@ -308,7 +308,7 @@ proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_maximal_sales_reach_the_balance_limit_exactly() {
     let shop = shop().await;
-    let now = linkledger_core::now();
+    let now = time::OffsetDateTime::now_utc();
     let book = |i: usize| {
         let shop = &shop;
         async move {

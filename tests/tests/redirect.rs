@@ -113,7 +113,7 @@ on_both_backends!(
         // Click ids order clicks by millisecond; space the visits so "newest first" is unambiguous.
         for ip in ["192.0.2.10", "192.0.2.10", "192.0.2.11"] {
             app.visit("/anna10", ip, BROWSER).await;
-            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            app.clock.advance(time::Duration::milliseconds(3));
         }
 
         let clicks = app.clicks("anna10").await; // newest first
@@ -196,7 +196,7 @@ on_both_backends!(
         .post("/api/links", &app.admin, json!({"program_id": program, "creator_id": creator, "code": "brief", "destination": "https://brand.com/", "expires_at": soon}))
         .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        app.clock.advance(time::Duration::seconds(2));
         let expired = app.visit("/brief", "192.0.2.1", BROWSER).await;
         assert_eq!(expired.status, StatusCode::GONE);
         assert_eq!(expired.error_code(), "link_expired");

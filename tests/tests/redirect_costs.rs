@@ -25,11 +25,18 @@ use linkledger_store::Store;
 use linkledger_tests::backends::{aws_table, sqlite_table};
 
 fn seeded() -> AuditEntry {
-    AuditEntry::new::<()>(&Actor::operator("test"), "seed", "test", None, None)
+    AuditEntry::new::<()>(
+        time::OffsetDateTime::now_utc(),
+        &Actor::operator("test"),
+        "seed",
+        "test",
+        None,
+        None,
+    )
 }
 
 async fn seed_link(store: &Store) {
-    let now = linkledger_core::now();
+    let now = time::OffsetDateTime::now_utc();
     let usd = Currency::parse("USD").unwrap();
     let domains = vec![Domain::parse("brand.com").unwrap()];
     let program = Program {

@@ -26,7 +26,7 @@ use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{now_unix, postback_headers};
 
 fn today() -> Date {
-    linkledger_core::now().date()
+    time::OffsetDateTime::now_utc().date()
 }
 
 fn days_ago(n: i64) -> Date {
@@ -815,7 +815,10 @@ async fn age_adjustments(app: &TestApp, creator: &str, note: &str, to: Date) {
 /// Stores an entry in `creator`'s ledger that cannot be decoded (its currency is still
 /// legible), as a bug or a hand edit would leave it; returns its item, to repair it later.
 async fn corrupt_entry(app: &TestApp, creator: &str) -> Item {
-    let id = ClickId::generate(linkledger_core::now_ms()).to_string();
+    let id = ClickId::generate(linkledger_core::clock::unix_ms(
+        time::OffsetDateTime::now_utc(),
+    ))
+    .to_string();
     let item = Item::new(
         Key::new(format!("LEDGER#{creator}"), id),
         json!({"amount": {"amount": "1.00", "currency": "USD"}, "kind": "mystery"}).to_string(),

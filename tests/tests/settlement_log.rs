@@ -43,7 +43,7 @@ fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
     let path = std::env::temp_dir().join(format!(
         "settlement-log-{}-{}.db",
         std::process::id(),
-        linkledger_core::now_ms()
+        linkledger_core::clock::unix_ms(time::OffsetDateTime::now_utc())
     ));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -52,18 +52,25 @@ fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
     let run = runtime.block_on(async {
         let db = linkledger_sqlite::SqliteDb::open(&path).unwrap();
         let store = Store::new(std::sync::Arc::new(db.table()));
-        let audit = AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+        let audit = AuditEntry::new::<()>(
+            time::OffsetDateTime::now_utc(),
+            &Actor::operator("test"),
+            "test",
+            "x",
+            None,
+            None,
+        );
         let creator = Creator {
             id: CreatorId::parse("cre_whale00000000000000000").unwrap(),
             name: "Whale".into(),
             payout_email: "whale@example.com".into(),
             email_hash: email_hash("whale@example.com"),
-            created_at: linkledger_core::now(),
+            created_at: time::OffsetDateTime::now_utc(),
         };
         store.create_creator(&creator, &audit).await.unwrap();
         let usd = Currency::parse("USD").unwrap();
         let program = ProgramId::parse("prg_demo000000000000000000").unwrap();
-        let three_days_ago = linkledger_core::now() - Duration::days(3);
+        let three_days_ago = time::OffsetDateTime::now_utc() - Duration::days(3);
         let entries: Vec<LedgerEntry> = (0..101)
             .map(|_| {
                 LedgerEntry::new(
@@ -78,12 +85,24 @@ fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
             })
             .collect();
         for part in entries.chunks(50) {
-            let audit = AuditEntry::new::<()>(&Actor::operator("test"), "test", "x", None, None);
+            let audit = AuditEntry::new::<()>(
+                time::OffsetDateTime::now_utc(),
+                &Actor::operator("test"),
+                "test",
+                "x",
+                None,
+                None,
+            );
             store.append_entries(part, &audit).await.unwrap();
         }
-        settle(&store, linkledger_core::yesterday(), None, |_| {})
-            .await
-            .unwrap()
+        settle(
+            &store,
+            linkledger_core::clock::Clock::yesterday(&linkledger_core::clock::SystemClock),
+            None,
+            |_| {},
+        )
+        .await
+        .unwrap()
     });
     assert_eq!((run.status, run.failed_lines), (RunStatus::Completed, 1));
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

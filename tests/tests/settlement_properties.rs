@@ -199,7 +199,7 @@ impl History {
             app.promo_code(&program, &code, &id).await;
             creators.push((CreatorId::parse(&id).unwrap(), code));
         }
-        let now = linkledger_core::now();
+        let now = time::OffsetDateTime::now_utc();
         History {
             app,
             program: ProgramId::parse(&program).unwrap(),
@@ -220,7 +220,7 @@ impl History {
             program_id: self.program.clone(),
             platform: Platform::Postback,
             delivery_id: format!("d{}", self.deliveries),
-            received_at: linkledger_core::now(),
+            received_at: time::OffsetDateTime::now_utc(),
             fact,
         };
         for _ in 0..3 {
@@ -252,6 +252,7 @@ impl History {
         // A transaction holds at most 100 writes: the entries and their audit entry.
         for part in entries.chunks(50) {
             let audit = AuditEntry::new::<()>(
+                time::OffsetDateTime::now_utc(),
                 &Actor::operator("test"),
                 "ledger.adjust",
                 "generated",
@@ -318,7 +319,7 @@ impl History {
                 let o = self.orders[index].clone();
                 let total = o.net * i128::from(percent) / 100;
                 let at = at.at(self.now);
-                let now = linkledger_core::now();
+                let now = time::OffsetDateTime::now_utc();
                 let outcome = self
                     .book(Fact::Refund(Refund {
                         order_refs: vec![format!("o{index}")],

@@ -147,7 +147,7 @@ pub async fn redirect(
     let Some(resolved) = state.resolve(&code).await? else {
         return Err(HttpError::not_found("no such link"));
     };
-    let now = linkledger_core::now();
+    let now = state.store.now();
     let (code_name, message) = match resolved.link.state(now) {
         LinkState::Active => ("", ""),
         LinkState::Disabled => ("link_disabled", "this link was disabled"),
@@ -161,7 +161,7 @@ pub async fn redirect(
         };
     }
 
-    let at_ms = linkledger_core::now_ms();
+    let at_ms = linkledger_core::clock::unix_ms(now);
     let click_id = ClickId::generate(at_ms);
     let location = target::location(&resolved, uri.query(), &click_id)
         .map_err(|reason| HttpError::new(StatusCode::GONE, "destination_not_allowed", reason))?;

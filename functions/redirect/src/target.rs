@@ -56,7 +56,7 @@ mod tests {
             "name": "p", "currency": "USD", "allowed_domains": ["brand.com"]
         }))
         .unwrap();
-        let program = Program::create(program, linkledger_core::now()).unwrap();
+        let program = Program::create(program, time::OffsetDateTime::now_utc()).unwrap();
         let link = serde_json::from_value(serde_json::json!({
             "code": "anna10", "program_id": program.id, "creator_id": "cre_aaaaaaaaaaaaaaaaaaaaaa",
             "destination": Destination::for_program(destination, &[Domain::parse("brand.com").unwrap()]).unwrap(),

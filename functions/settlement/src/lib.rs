@@ -65,13 +65,13 @@ impl<'a> Queues<'a> {
     }
 }
 
-/// The date a scheduled invocation settles.
-pub fn requested_date(request: &SettleRequest) -> Result<Date, InvocationError> {
+/// The date a scheduled invocation settles (`yesterday` when the request names none).
+pub fn requested_date(request: &SettleRequest, yesterday: Date) -> Result<Date, InvocationError> {
     match &request.date {
         Some(text) => {
             linkledger_core::parse_date(text).ok_or_else(|| InvocationError::Date(text.clone()))
         }
-        None => Ok(linkledger_core::yesterday()),
+        None => Ok(yesterday),
     }
 }
 
@@ -81,7 +81,7 @@ pub async fn handle_schedule(
     queues: &Queues<'_>,
     request: &SettleRequest,
 ) -> Result<SettlementRun, InvocationError> {
-    let date = requested_date(request)?;
+    let date = requested_date(request, store.clock().yesterday())?;
     let run = plan(
         store,
         date,

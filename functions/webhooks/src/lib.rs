@@ -164,7 +164,7 @@ async fn ingest(
         })?;
     let secret = secret.secret.as_bytes();
     let signature = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = linkledger_core::now();
+    let now = state.store.now();
     match platform {
         Platform::Shopify => verify_body_base64(secret, body, signature("x-shopify-hmac-sha256")),
         Platform::Woocommerce => {

@@ -99,7 +99,7 @@ fn headers(platform: Platform, topic: &str, delivery: &str) -> HeaderMap {
 }
 
 fn now() -> OffsetDateTime {
-    linkledger_core::now()
+    time::OffsetDateTime::now_utc()
 }
 
 /// The post-condition of every normalizer, checked field by field.

@@ -72,7 +72,7 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
             return Disposition::Poison(format!("unreadable message: {err}"));
         }
     };
-    if let Err(reason) = event.check_bounds(linkledger_core::now()) {
+    if let Err(reason) = event.check_bounds(store.now()) {
         tracing::error!(program = %event.program_id, %reason, "conversion message out of bounds");
         return Disposition::Poison(format!("out of bounds: {reason}"));
     }

@@ -53,14 +53,15 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// The entry for `action` on `target` by `actor`, made `at` (the flow's clock).
     pub fn new<T: Serialize>(
+        at: OffsetDateTime,
         actor: &Actor,
         action: &str,
         target: impl std::fmt::Display,
         before: Option<&T>,
         after: Option<&T>,
     ) -> Self {
-        let at = crate::now();
         let json = |record: Option<&T>| record.and_then(|r| serde_json::to_value(r).ok());
         Self {
             id: ClickId::generate(next_audit_ms(

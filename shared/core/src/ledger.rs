@@ -60,9 +60,9 @@ impl LedgerEntry {
         available_at: OffsetDateTime,
         fx: Option<AppliedRate>,
     ) -> Self {
-        let created_at = crate::now();
+        let created_at = OffsetDateTime::now_utc();
         Self {
-            id: ClickId::generate(crate::now_ms()).to_string(),
+            id: ClickId::generate(crate::clock::unix_ms(created_at)).to_string(),
             creator_id,
             program_id,
             kind,

@@ -13,6 +13,7 @@ pub mod api_key;
 pub mod attribution;
 pub mod audit;
 pub mod click;
+pub mod clock;
 pub mod commission;
 pub mod conversion;
 pub mod creator;
@@ -27,16 +28,6 @@ pub mod program;
 pub mod settlement;
 pub mod signature;
 
-/// Current UTC time; one place so tests and code agree on the clock's source.
-pub fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
-/// Current time in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// A calendar date as the API and the CLI write it: `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<time::Date> {
     time::Date::parse(
@@ -44,10 +35,4 @@ pub fn parse_date(text: &str) -> Option<time::Date> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .ok()
-}
-
-/// The previous UTC day: what a nightly settlement run settles.
-pub fn yesterday() -> time::Date {
-    let today = now().date();
-    today.previous_day().unwrap_or(today)
 }

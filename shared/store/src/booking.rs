@@ -373,7 +373,7 @@ async fn book_order(
         (Some(_), false) => ConversionStatus::Held,
         (Some(_), true) => ConversionStatus::Approved,
     };
-    let now = linkledger_core::now();
+    let now = store.now();
     let conversion = Conversion {
         id: id.clone(),
         program_id: program.id.clone(),
@@ -544,8 +544,7 @@ async fn book_refund(
                 Some(c.id.clone()),
                 // Reverses alongside its accrual: pending while the accrual is; after that, it
                 // belongs to the day the refund happened (a late one is settled by the next run).
-                c.available_at
-                    .max(refund.occurred_at.min(linkledger_core::now())),
+                c.available_at.max(refund.occurred_at.min(store.now())),
                 c.fx,
             ));
         }
@@ -652,7 +651,7 @@ pub async fn decide(
                     EntryKind::Reversal,
                     Money::zero(target.currency()).checked_sub(target)?,
                     Some(c.id.clone()),
-                    c.available_at.max(linkledger_core::now()),
+                    c.available_at.max(store.now()),
                     c.fx,
                 ));
             }
@@ -665,7 +664,7 @@ pub async fn decide(
         } else {
             "conversion.reject"
         };
-        let audit = AuditEntry::new(actor, action, &c.id, Some(&before), Some(&c));
+        let audit = AuditEntry::new(store.now(), actor, action, &c.id, Some(&before), Some(&c));
         let write = BookingWrite {
             delivery: None,
             conversion: c.clone(),

@@ -253,7 +253,7 @@ impl Store {
     pub async fn commit_booking(&self, write: &BookingWrite) -> Result<(), BookingConflict> {
         let store = |e: StoreError| BookingConflict::Store(e);
         let mut ops = Vec::new();
-        let now = linkledger_core::now();
+        let now = self.now();
         let delivery_at = write.delivery.as_ref().map(|(program, platform, id)| {
             let expires = now
                 .checked_add(time::Duration::days(DELIVERY_RETENTION_DAYS))

@@ -44,6 +44,7 @@ use crate::ports::{
 use linkledger_core::api_key::{key_hash, ApiKey};
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::click::{is_repeat, Click, UNIQUE_WINDOW_MS};
+use linkledger_core::clock::{Clock, SystemClock};
 use linkledger_core::creator::{Creator, Enrolment};
 use linkledger_core::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 use linkledger_core::link::{promo_key, Link, PromoCode};
@@ -73,6 +74,10 @@ pub struct LinkFilter {
 #[derive(Clone)]
 pub struct Store {
     table: Arc<dyn Table>,
+    /// The clock every flow over this store reads (a [`ManualClock`] in tests).
+    ///
+    /// [`ManualClock`]: linkledger_core::clock::ManualClock
+    clock: Arc<dyn Clock>,
 }
 
 fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {
@@ -128,8 +133,27 @@ fn audit_op(audit: &AuditEntry) -> Result<WriteOp, StoreError> {
 }
 
 impl Store {
+    /// The store over `table`, on the system clock.
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { table }
+        Self {
+            table,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same store reading `clock` (tests move a manual clock instead of sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The time now, by this store's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn table(&self) -> &Arc<dyn Table> {

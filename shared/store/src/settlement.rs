@@ -324,7 +324,7 @@ async fn settle_currency(
                 payout_email: creator.payout_email.clone(),
                 amount: balance,
                 status: PayoutStatus::Pending,
-                created_at: linkledger_core::now(),
+                created_at: store.now(),
                 external_ref: None,
                 paid_on: None,
                 failure: None,
@@ -407,7 +407,7 @@ pub enum Begun {
 /// ([`settleable_date`]) and a date before the latest run (dates settle in order, so a payout
 /// entry of a later date can never fall inside an earlier cutoff).
 pub async fn begin(store: &Store, date: Date) -> Result<Begun, SettleError> {
-    settleable_date(date, linkledger_core::now())?;
+    settleable_date(date, store.now())?;
     if let Some(done) = store.run(date).await? {
         if done.record.status == RunStatus::Completed {
             return Ok(Begun::Done(done.record));

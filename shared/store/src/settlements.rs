@@ -84,7 +84,7 @@ impl Store {
             date,
             cutoff,
             status: RunStatus::Running,
-            started_at: linkledger_core::now(),
+            started_at: self.now(),
             completed_at: None,
             lines: 0,
             failed_lines: 0,
@@ -215,7 +215,7 @@ impl Store {
             .iter()
             .filter(|l| l.status == LineStatus::Failed)
             .count() as u64;
-        let completed_at = linkledger_core::now();
+        let completed_at = self.now();
         Ok(self
             .update_run(date, |run| {
                 let unchanged = run.status == RunStatus::Completed

@@ -41,7 +41,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// Seeds `creators` creators with `per_creator` entries each; returns the entry count.
 async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usize, AnyError> {
     let usd = Currency::parse("USD")?;
-    let now = linkledger_core::now();
+    let now = time::OffsetDateTime::now_utc();
     let actor = Actor::operator("bench");
     let program = Program::create(
         NewProgram {
@@ -62,7 +62,7 @@ async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usiz
     store
         .create_program(
             &program,
-            &AuditEntry::new::<()>(&actor, "program.create", &program.id, None, None),
+            &AuditEntry::new::<()>(now, &actor, "program.create", &program.id, None, None),
         )
         .await?;
     let mut seeded = 0usize;
@@ -115,11 +115,19 @@ async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usiz
                 store
                     .create_creator(
                         creator,
-                        &AuditEntry::new::<()>(actor, "creator.create", &creator.id, None, None),
+                        &AuditEntry::new::<()>(
+                            now,
+                            actor,
+                            "creator.create",
+                            &creator.id,
+                            None,
+                            None,
+                        ),
                     )
                     .await?;
                 for batch in entries.chunks(99) {
-                    let audit = AuditEntry::new::<()>(actor, "bench.seed", &creator.id, None, None);
+                    let audit =
+                        AuditEntry::new::<()>(now, actor, "bench.seed", &creator.id, None, None);
                     store.append_entries(batch, &audit).await?;
                 }
                 Ok::<(), AnyError>(())
@@ -151,7 +159,7 @@ async fn main() -> Result<(), AnyError> {
     let seed_seconds = started.elapsed().as_secs_f64();
     eprintln!("seeded {seeded} entries over {creators} creators in {seed_seconds:.1} s");
 
-    let date = linkledger_core::yesterday();
+    let date = linkledger_core::clock::Clock::yesterday(&linkledger_core::clock::SystemClock);
     let started = Instant::now();
     let run = settle(&store, date, None, |p| {
         if p.creators % 2000 == 0 {
@@ -239,7 +247,13 @@ async fn aws_costs(n: usize, per_creator: usize) -> Result<(usize, OpCounts), An
     let store = Store::new(table.clone() as Arc<dyn Table>);
     seed(&store, n, per_creator).await?;
     let before = table.op_counts();
-    settle(&store, linkledger_core::yesterday(), None, |_| {}).await?;
+    settle(
+        &store,
+        linkledger_core::clock::Clock::yesterday(&linkledger_core::clock::SystemClock),
+        None,
+        |_| {},
+    )
+    .await?;
     let after = table.op_counts();
     Ok((
         n,
