@@ -1,6 +1,6 @@
 //! Commission arithmetic: what a sale earns under a plan, and what a refund takes back.
 //!
-//! Rules (see ARCHITECTURE.md, "Money"):
+//! Rules (the money invariants are in ARCHITECTURE.md, "Invariants that hold across the code"):
 //! - The rate for each part of an order: a product override for that line (by SKU, then product
 //!   id) wins over the creator's override in the plan, which wins over the enrolment's rate
 //!   override, which wins over the plan's sale rate.

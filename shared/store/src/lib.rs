@@ -1,18 +1,8 @@
 //! Repositories: every record the product stores, written once against the [`Table`] port.
 //!
-//! This module is the only place that knows the single-table key layout (see `keys`); handlers
-//! and adapters never build keys themselves. Layout (pk / sk, then indexes):
-//!
-//! | record | pk | sk | gsi1 | gsi2 |
-//! |---|---|---|---|---|
-//! | program | `PROGRAM#{id}` | `PROGRAM` | `PROGRAMS` / `{id}` | |
-//! | creator | `CREATOR#{id}` | `CREATOR` | `CREATORS` / `{id}` | |
-//! | enrolment | `PROGRAM#{pid}` | `ENROL#{cid}` | | `CREATOR#{cid}` / `ENROL#{pid}` |
-//! | link | `LINK#{code}` | `LINK` | `LINKS` / `{pid}#{code}` | `CREATOR#{cid}` / `LINK#{pid}#{code}` |
-//! | promo code | `PROGRAM#{pid}` | `PROMO#{lower(code)}` | | `CREATOR#{cid}` / `PROMO#{pid}#{code}` |
-//! | click | `CLICK#{id}` | `CLICK` | `LINKCLICKS#{code}` / `{id}` | |
-//! | API key | `APIKEY#{sha256}` | `APIKEY` | `APIKEYS` / `{id}` | |
-//! | audit entry | `AUDIT#{yyyy-mm-dd}` | `{id}` | `AUDIT` / `{id}` | |
+//! This crate is the only place that knows the single-table key layout: every key is built in
+//! `keys.rs` (the table of records and keys is in ARCHITECTURE.md, "Storage layout"); handlers
+//! and adapters never build keys themselves.
 //!
 //! Click ids start with their time, so an id range is a time range.
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
