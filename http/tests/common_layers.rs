@@ -1,5 +1,6 @@
 //! The layers every function's router shares, through HTTP: bounds on the URI and headers,
 //! every error answered in our JSON shape, and a request trace that never logs the query.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may unwrap
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

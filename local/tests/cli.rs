@@ -1,5 +1,6 @@
 //! The `linkledger` binary as a user runs it: `--help`, `keys create` on both backends, and
 //! `serve --demo` with its printed walkthrough pasted into a shell.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may unwrap
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 //! was answered 2xx is booked exactly once: one conversion per order id, one accrual per
 //! conversion, whatever was in flight when the process died. Loopback only, bounded in time
 //! (the last kill's in-flight messages come back after the worker's 60 s visibility timeout).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may unwrap
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

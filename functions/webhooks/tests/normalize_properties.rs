@@ -7,6 +7,7 @@
 //!
 //! `scripts/fuzz` runs the same targets under libFuzzer; every crash input either finds becomes a
 //! case in `regressions` below.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may unwrap
 
 use axum::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
