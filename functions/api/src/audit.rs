@@ -4,20 +4,20 @@ use std::sync::Arc;
 
 use axum::extract::State;
 
-use linkledger_core::audit::AuditEntry;
 use linkledger_http::{HttpError, Json, Query};
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
+use crate::wire;
 use crate::ApiState;
 
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<AuditEntry>, description = "Every management write, newest first")))]
+    responses((status = 200, body = Page<wire::audit::AuditEntry>, description = "Every management write, newest first")))]
 pub async fn list_audit(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<Page<AuditEntry>>, HttpError> {
+) -> Result<Json<Page<wire::audit::AuditEntry>>, HttpError> {
     caller.admin()?;
     Ok(Json(
         state

@@ -16,6 +16,7 @@ use linkledger_store::ConversionFilter;
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
+use crate::wire;
 use crate::ApiState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,12 +55,12 @@ fn instant(text: &str, end_of_day: bool) -> Result<OffsetDateTime, HttpError> {
 }
 
 #[utoipa::path(get, path = "/api/conversions", tag = "conversions", params(ConversionQuery), security(("bearer" = [])),
-    responses((status = 200, body = Page<Conversion>), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = Page<wire::conversions::Conversion>), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn list_conversions(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(query): Query<ConversionQuery>,
-) -> Result<Json<Page<Conversion>>, HttpError> {
+) -> Result<Json<Page<wire::conversions::Conversion>>, HttpError> {
     let Some(Partition { program, creator }) =
         partition(&caller, query.program.as_deref(), query.creator.as_deref())?
     else {
@@ -128,13 +129,15 @@ async fn visible_conversion(
 
 #[utoipa::path(get, path = "/api/conversions/{id}", tag = "conversions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Conversion), (status = 404, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::conversions::Conversion), (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn get_conversion(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Conversion>, HttpError> {
-    Ok(Json(visible_conversion(&state, &caller, &id).await?))
+) -> Result<Json<wire::conversions::Conversion>, HttpError> {
+    Ok(Json(
+        (&visible_conversion(&state, &caller, &id).await?).into(),
+    ))
 }
 
 async fn decide_on(
@@ -142,11 +145,11 @@ async fn decide_on(
     caller: &Caller,
     id: &str,
     approve: bool,
-) -> Result<Json<Conversion>, HttpError> {
+) -> Result<Json<wire::conversions::Conversion>, HttpError> {
     caller.admin()?;
     let conversion = visible_conversion(state, caller, id).await?;
     match decide(&state.store, &conversion.id, approve, &caller.actor()).await {
-        Ok(decided) => Ok(Json(decided)),
+        Ok(decided) => Ok(Json((&decided).into())),
         Err(DecisionError::NotFound) => Err(HttpError::not_found("no such conversion")),
         Err(e @ DecisionError::NotHeld(_)) => Err(HttpError::new(
             axum::http::StatusCode::CONFLICT,
@@ -167,24 +170,24 @@ async fn decide_on(
 
 #[utoipa::path(post, path = "/api/conversions/{id}/approve", tag = "conversions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Conversion, description = "approved: its accrual is booked"),
+    responses((status = 200, body = wire::conversions::Conversion, description = "approved: its accrual is booked"),
         (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody, description = "not held, or still no exchange rate")))]
 pub async fn approve_conversion(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Conversion>, HttpError> {
+) -> Result<Json<wire::conversions::Conversion>, HttpError> {
     decide_on(&state, &caller, &id, true).await
 }
 
 #[utoipa::path(post, path = "/api/conversions/{id}/reject", tag = "conversions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Conversion, description = "rejected: it never pays"),
+    responses((status = 200, body = wire::conversions::Conversion, description = "rejected: it never pays"),
         (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
 pub async fn reject_conversion(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Conversion>, HttpError> {
+) -> Result<Json<wire::conversions::Conversion>, HttpError> {
     decide_on(&state, &caller, &id, false).await
 }

@@ -7,27 +7,30 @@ use axum::http::StatusCode;
 
 use linkledger_core::api_key::Role;
 use linkledger_core::audit::AuditEntry;
-use linkledger_core::creator::{Creator, NewCreator};
+use linkledger_core::creator::Creator;
 use linkledger_core::ids::CreatorId;
 use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_store::ports::Created;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
+use crate::wire;
+use crate::wire::creators::NewCreator;
 use crate::ApiState;
 
 #[utoipa::path(post, path = "/api/creators", tag = "creators", request_body = NewCreator, security(("bearer" = [])),
-    responses((status = 201, body = Creator), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 201, body = wire::creators::Creator), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn create_creator(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(input): Json<NewCreator>,
-) -> Result<(StatusCode, Json<Creator>), HttpError> {
+) -> Result<(StatusCode, Json<wire::creators::Creator>), HttpError> {
     caller.admin()?;
     crate::bounds::text("invalid_creator", "name", &input.name)?;
-    let creator = Creator::create(input, linkledger_core::now())
+    let creator = Creator::create(input.into(), state.store.now())
         .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
     let audit = AuditEntry::new(
+        state.store.now(),
         &caller.actor(),
         "creator.create",
         &creator.id,
@@ -35,22 +38,22 @@ pub async fn create_creator(
         Some(&creator),
     );
     match state.store.create_creator(&creator, &audit).await? {
-        Created::Created => Ok((StatusCode::CREATED, Json(creator))),
+        Created::Created => Ok((StatusCode::CREATED, Json((&creator).into()))),
         Created::AlreadyExists => Err(HttpError::conflict("creator id collision, retry")),
     }
 }
 
 #[utoipa::path(get, path = "/api/creators", tag = "creators", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<Creator>)))]
+    responses((status = 200, body = Page<wire::creators::Creator>)))]
 pub async fn list_creators(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<Page<Creator>>, HttpError> {
+) -> Result<Json<Page<wire::creators::Creator>>, HttpError> {
     if let Some(own) = caller.own_creator() {
         let me = state.store.creator(own).await?;
         return Ok(Json(Page {
-            items: me.into_iter().collect(),
+            items: me.iter().map(Into::into).collect(),
             next_cursor: None,
         }));
     }
@@ -65,12 +68,12 @@ pub async fn list_creators(
 }
 
 #[utoipa::path(get, path = "/api/creators/{id}", tag = "creators", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Creator), (status = 404, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::creators::Creator), (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn get_creator(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Creator>, HttpError> {
+) -> Result<Json<wire::creators::Creator>, HttpError> {
     let id = CreatorId::parse(&id).map_err(|_| HttpError::not_found("no such creator"))?;
     if !caller.may_see(&id) {
         return Err(HttpError::not_found("no such creator"));
@@ -80,5 +83,5 @@ pub async fn get_creator(
         .creator(&id)
         .await?
         .ok_or_else(|| HttpError::not_found("no such creator"))?;
-    Ok(Json(creator))
+    Ok(Json((&creator).into()))
 }

@@ -4,34 +4,24 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use linkledger_core::api_key::{ApiKey, Role};
 use linkledger_core::audit::{Actor, AuditEntry};
-use linkledger_core::ids::CreatorId;
 use linkledger_http::{HttpError, Json, Query};
 use linkledger_store::ports::Created;
 use linkledger_store::Store;
 
 use crate::auth::Caller;
 use crate::pages::{Page, PageParams};
+use crate::wire;
+pub use crate::wire::keys::NewApiKey;
 use crate::ApiState;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewApiKey {
-    pub role: Role,
-    /// Required for, and only for, creator keys.
-    pub creator_id: Option<CreatorId>,
-    pub label: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
+/// A key just minted: the secret, shown this once, and what is stored of it.
+#[derive(Debug)]
 pub struct IssuedKey {
     /// The key itself: shown this once, stored only as a hash.
     pub key: String,
-    #[serde(flatten)]
     pub record: ApiKey,
 }
 
@@ -73,9 +63,10 @@ pub async fn issue_key(
             input.role,
             input.creator_id.clone(),
             input.label.clone(),
-            linkledger_core::now(),
+            store.now(),
         );
         let audit = AuditEntry::new(
+            store.now(),
             actor,
             "api_key.create",
             &minted.record.id,
@@ -96,17 +87,17 @@ pub async fn issue_key(
 }
 
 #[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = NewApiKey, security(("bearer" = [])),
-    responses((status = 201, body = IssuedKey), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 201, body = wire::keys::IssuedKey), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn create_key(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(input): Json<NewApiKey>,
-) -> Result<(StatusCode, Json<IssuedKey>), HttpError> {
+) -> Result<(StatusCode, Json<wire::keys::IssuedKey>), HttpError> {
     caller.admin()?;
     match issue_key(&state.store, input, &caller.actor()).await {
         Ok(issued) => {
             tracing::info!(key_id = %issued.record.id, by = %caller.key_id, "api key issued");
-            Ok((StatusCode::CREATED, Json(issued)))
+            Ok((StatusCode::CREATED, Json((&issued).into())))
         }
         Err(IssueError::Store(e)) => Err(e.into()),
         Err(IssueError::UnknownCreator) => Err(HttpError::not_found("no such creator")),
@@ -115,12 +106,12 @@ pub async fn create_key(
 }
 
 #[utoipa::path(get, path = "/api/keys", tag = "keys", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<ApiKey>)))]
+    responses((status = 200, body = Page<wire::keys::ApiKey>)))]
 pub async fn list_keys(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<Page<ApiKey>>, HttpError> {
+) -> Result<Json<Page<wire::keys::ApiKey>>, HttpError> {
     caller.admin()?;
     Ok(Json(
         state

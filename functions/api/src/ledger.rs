@@ -4,19 +4,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use axum::http::StatusCode;
 
 use linkledger_core::audit::AuditEntry;
-use linkledger_core::ids::{CreatorId, ProgramId};
-use linkledger_core::ledger::{balances, Balance, EntryKind, LedgerEntry};
-use linkledger_core::money::{Money, MoneyError};
+use linkledger_core::ids::CreatorId;
+use linkledger_core::ledger::{balances, EntryKind, LedgerEntry};
+use linkledger_core::money::MoneyError;
 use linkledger_http::{HttpError, Json, Query};
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
+use crate::wire;
+use crate::wire::ledger::{Balances, NewAdjustment};
 use crate::ApiState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,12 +32,12 @@ pub struct LedgerQuery {
 }
 
 #[utoipa::path(get, path = "/api/ledger", tag = "ledger", params(LedgerQuery), security(("bearer" = [])),
-    responses((status = 200, body = Page<LedgerEntry>), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = Page<wire::ledger::LedgerEntry>), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn list_ledger(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(query): Query<LedgerQuery>,
-) -> Result<Json<Page<LedgerEntry>>, HttpError> {
+) -> Result<Json<Page<wire::ledger::LedgerEntry>>, HttpError> {
     let Some(Partition { program, creator }) =
         partition(&caller, query.program.as_deref(), query.creator.as_deref())?
     else {
@@ -65,16 +67,6 @@ pub async fn list_ledger(
 pub struct BalanceQuery {
     pub program: Option<String>,
     pub creator: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Balances {
-    /// One per creator and currency.
-    pub items: Vec<Balance>,
-    /// Creators (of a per-program listing) whose balance is past the limit of 10^15 minor
-    /// units: their sums cannot be shown; everyone else's are in `items`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub out_of_range: Vec<CreatorId>,
 }
 
 fn balance_out_of_range(creator: &CreatorId) -> HttpError {
@@ -117,12 +109,12 @@ pub async fn list_balances(
             .or_default()
             .push(entry);
     }
-    let now = linkledger_core::now();
+    let now = state.store.now();
     let mut items = Vec::new();
     let mut out_of_range = Vec::new();
     for (who, entries) in by_creator {
         match balances(&entries, now) {
-            Ok(found) => items.extend(found),
+            Ok(found) => items.extend(found.iter().map(wire::ledger::Balance::from)),
             Err(MoneyError::BalanceTooLarge) => {
                 tracing::warn!(creator = %who, "a balance is past the limit");
                 if creator.as_ref() == Some(&who) {
@@ -139,25 +131,14 @@ pub async fn list_balances(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewAdjustment {
-    pub creator_id: CreatorId,
-    pub program_id: ProgramId,
-    /// Signed, in the program currency: positive credits the creator, negative debits.
-    pub amount: Money,
-    /// Why (shown to the creator and kept in the audit log).
-    pub note: String,
-}
-
 #[utoipa::path(post, path = "/api/adjustments", tag = "ledger", request_body = NewAdjustment, security(("bearer" = [])),
-    responses((status = 201, body = LedgerEntry, description = "a manual correction, payable at once"),
+    responses((status = 201, body = wire::ledger::LedgerEntry, description = "a manual correction, payable at once"),
         (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn create_adjustment(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     linkledger_http::Json(input): linkledger_http::Json<NewAdjustment>,
-) -> Result<(StatusCode, Json<LedgerEntry>), HttpError> {
+) -> Result<(StatusCode, Json<wire::ledger::LedgerEntry>), HttpError> {
     caller.admin()?;
     let program = state
         .store
@@ -193,7 +174,7 @@ pub async fn create_adjustment(
             "note: must be 1 to 500 characters",
         ));
     }
-    let now = linkledger_core::now();
+    let now = state.store.now();
     let entry = LedgerEntry::new(
         input.creator_id,
         program.id,
@@ -205,6 +186,7 @@ pub async fn create_adjustment(
     )
     .with_note(note);
     let audit = AuditEntry::new(
+        state.store.now(),
         &caller.actor(),
         "ledger.adjust",
         &entry.id,
@@ -215,5 +197,5 @@ pub async fn create_adjustment(
         .store
         .append_entries(std::slice::from_ref(&entry), &audit)
         .await?;
-    Ok((StatusCode::CREATED, Json(entry)))
+    Ok((StatusCode::CREATED, Json((&entry).into())))
 }

@@ -19,6 +19,7 @@ mod programs;
 mod promo_codes;
 mod secrets;
 mod settlements;
+pub mod wire;
 
 use std::sync::Arc;
 

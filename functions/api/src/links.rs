@@ -8,29 +8,30 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use linkledger_core::audit::AuditEntry;
-use linkledger_core::click::ClickView;
 use linkledger_core::destination::Destination;
 use linkledger_core::ids::LinkCode;
-use linkledger_core::link::{Link, NewLink};
+use linkledger_core::link::Link;
 use linkledger_http::{HttpError, Json, Path, Query};
 use linkledger_store::ports::{Created, StoreError};
 use linkledger_store::{LinkFilter, Versioned};
 
 use crate::auth::Caller;
 use crate::pages::{creator_scope, program_filter, Page, PageParams};
+use crate::wire;
+use crate::wire::links::{ClickView, NewLink};
 use crate::ApiState;
 
 /// Attempts at a fresh generated code before giving up (8 characters: collisions are rare).
 const GENERATE_ATTEMPTS: usize = 5;
 
 #[utoipa::path(post, path = "/api/links", tag = "links", request_body = NewLink, security(("bearer" = [])),
-    responses((status = 201, body = Link), (status = 400, body = linkledger_http::ErrorBody),
+    responses((status = 201, body = wire::links::Link), (status = 400, body = linkledger_http::ErrorBody),
         (status = 403, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
 pub async fn create_link(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(input): Json<NewLink>,
-) -> Result<(StatusCode, Json<Link>), HttpError> {
+) -> Result<(StatusCode, Json<wire::links::Link>), HttpError> {
     let creator_id = match (caller.own_creator(), input.creator_id) {
         (Some(own), Some(named)) if own != &named => {
             return Err(HttpError::forbidden(
@@ -70,7 +71,7 @@ pub async fn create_link(
     }
     let destination = Destination::for_program(&input.destination, &program.allowed_domains)
         .map_err(|e| HttpError::bad_request("invalid_destination", e.to_string()))?;
-    let now = linkledger_core::now();
+    let now = state.store.now();
     if input.expires_at.is_some_and(|at| at <= now) {
         return Err(HttpError::bad_request(
             "invalid_link",
@@ -100,6 +101,7 @@ pub async fn create_link(
             created_at: now,
         };
         let audit = AuditEntry::new(
+            state.store.now(),
             &caller.actor(),
             "link.create",
             &link.code,
@@ -107,7 +109,7 @@ pub async fn create_link(
             Some(&link),
         );
         if state.store.create_link(&link, &audit).await? == Created::Created {
-            return Ok((StatusCode::CREATED, Json(link)));
+            return Ok((StatusCode::CREATED, Json((&link).into())));
         }
     }
     Err(HttpError::conflict("that code is taken"))
@@ -124,12 +126,12 @@ pub struct LinkQuery {
 }
 
 #[utoipa::path(get, path = "/api/links", tag = "links", params(LinkQuery), security(("bearer" = [])),
-    responses((status = 200, body = Page<Link>)))]
+    responses((status = 200, body = Page<wire::links::Link>)))]
 pub async fn list_links(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(query): Query<LinkQuery>,
-) -> Result<Json<Page<Link>>, HttpError> {
+) -> Result<Json<Page<wire::links::Link>>, HttpError> {
     let program = program_filter(query.program.as_deref())?;
     let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
         return Ok(Json(Page::empty()));
@@ -168,22 +170,24 @@ async fn visible_link(
 }
 
 #[utoipa::path(get, path = "/api/links/{code}", tag = "links", params(("code" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Link), (status = 404, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::links::Link), (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn get_link(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(code): Path<String>,
-) -> Result<Json<Link>, HttpError> {
-    Ok(Json(visible_link(&state, &caller, &code).await?.record))
+) -> Result<Json<wire::links::Link>, HttpError> {
+    Ok(Json(
+        (&visible_link(&state, &caller, &code).await?.record).into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/links/{code}/disable", tag = "links", params(("code" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Link), (status = 404, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::links::Link), (status = 404, body = linkledger_http::ErrorBody)))]
 pub async fn disable_link(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(code): Path<String>,
-) -> Result<Json<Link>, HttpError> {
+) -> Result<Json<wire::links::Link>, HttpError> {
     caller.require(&[
         linkledger_core::api_key::Role::Admin,
         linkledger_core::api_key::Role::Creator,
@@ -191,12 +195,13 @@ pub async fn disable_link(
     for _ in 0..3 {
         let current = visible_link(&state, &caller, &code).await?;
         if current.record.disabled {
-            return Ok(Json(current.record));
+            return Ok(Json((&current.record).into()));
         }
         let before = current.record;
         let mut link = before.clone();
         link.disabled = true;
         let audit = AuditEntry::new(
+            state.store.now(),
             &caller.actor(),
             "link.disable",
             &link.code,
@@ -210,7 +215,7 @@ pub async fn disable_link(
         {
             Ok(()) => {
                 state.link_changed(&link.code);
-                return Ok(Json(link));
+                return Ok(Json((&link).into()));
             }
             Err(StoreError::ConditionFailed { .. }) => continue,
             Err(other) => return Err(other.into()),
@@ -238,7 +243,7 @@ pub async fn list_clicks(
         .into_iter()
         .map(|click| ClickView {
             unique: unique.contains(&click.id),
-            click,
+            click: (&click).into(),
         })
         .collect();
     Ok(Json(Page {

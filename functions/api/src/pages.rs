@@ -32,10 +32,11 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-impl<T> From<Listing<T>> for Page<T> {
-    fn from(listing: Listing<T>) -> Self {
+/// A listing's page, each record in its wire shape.
+impl<R, T: for<'a> From<&'a R>> From<Listing<R>> for Page<T> {
+    fn from(listing: Listing<R>) -> Self {
         Page {
-            items: listing.items,
+            items: listing.items.iter().map(T::from).collect(),
             next_cursor: listing.next,
         }
     }

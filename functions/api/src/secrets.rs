@@ -1,40 +1,20 @@
 //! Webhook signing secrets per program and platform, and a program's exchange rates.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::conversion::Platform;
-use linkledger_core::fx::Rate;
 use linkledger_core::ids::random_token;
-use linkledger_core::money::Currency;
-use linkledger_core::program::Program;
 use linkledger_http::{HttpError, Json, Path};
-use linkledger_store::{MaskedSecret, WebhookSecret};
+use linkledger_store::WebhookSecret;
 
 use crate::auth::Caller;
 use crate::programs::{save_program, visible_program};
+use crate::wire;
+use crate::wire::programs::{FxRates, MaskedSecret, NewSecret, Secrets, SetSecret};
 use crate::ApiState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewSecret {
-    /// The platform's signing secret (Shopify's app secret, Stripe's `whsec_…`, the secret typed
-    /// into WooCommerce). Omit it and one is generated (as for postbacks).
-    pub secret: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SetSecret {
-    pub platform: Platform,
-    /// Shown this once; afterwards only masked.
-    pub secret: String,
-    pub webhook_url_path: String,
-}
 
 #[utoipa::path(put, path = "/api/programs/{id}/webhook-secrets/{platform}", tag = "webhooks", request_body = NewSecret,
     security(("bearer" = [])), params(("id" = String, Path), ("platform" = String, Path, description = "shopify, stripe, woocommerce or postback")),
@@ -64,7 +44,7 @@ pub async fn put_secret(
         program_id: program.id.clone(),
         platform,
         secret,
-        created_at: linkledger_core::now(),
+        created_at: state.store.now(),
     };
     let before = state
         .store
@@ -73,6 +53,7 @@ pub async fn put_secret(
         .map(|s| s.masked());
     // The audit log keeps the masked form only.
     let audit = AuditEntry::new(
+        state.store.now(),
         &caller.actor(),
         "webhook_secret.put",
         format!("{}/{}", program.id, platform.as_str()),
@@ -84,16 +65,7 @@ pub async fn put_secret(
         Platform::Postback => format!("/postback/{}", program.id),
         other => format!("/webhooks/{}/{}", other.as_str(), program.id),
     };
-    Ok(Json(SetSecret {
-        platform,
-        secret: record.secret,
-        webhook_url_path: path,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Secrets {
-    pub items: Vec<MaskedSecret>,
+    Ok(Json(SetSecret::new(platform, record.secret, path)))
 }
 
 #[utoipa::path(get, path = "/api/programs/{id}/webhook-secrets", tag = "webhooks", security(("bearer" = [])),
@@ -110,29 +82,20 @@ pub async fn list_secrets(
         .webhook_secrets(&program.id)
         .await?
         .iter()
-        .map(WebhookSecret::masked)
+        .map(|secret| MaskedSecret::from(&secret.masked()))
         .collect();
     Ok(Json(Secrets { items }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FxRates {
-    /// Units of the program currency per unit of each other currency, as exact decimals:
-    /// `{"EUR": "1.0825"}`. Replaces the program's rates; `{}` removes them all.
-    #[schema(value_type = BTreeMap<String, String>)]
-    pub rates: BTreeMap<Currency, Rate>,
-}
-
 #[utoipa::path(put, path = "/api/programs/{id}/fx-rates", tag = "programs", request_body = FxRates,
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Program), (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::programs::Program), (status = 400, body = linkledger_http::ErrorBody), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
 pub async fn put_fx_rates(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
     Json(input): Json<FxRates>,
-) -> Result<Json<Program>, HttpError> {
+) -> Result<Json<wire::programs::Program>, HttpError> {
     caller.admin()?;
     linkledger_core::limits::check_list_len(input.rates.len())
         .map_err(|e| HttpError::bad_request("invalid_program", format!("rates: {e}")))?;
@@ -142,7 +105,7 @@ pub async fn put_fx_rates(
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let mut updated = program.clone();
     updated.fx_rates = input.rates;
-    updated.updated_at = linkledger_core::now();
+    updated.updated_at = state.store.now();
     updated
         .validate()
         .map_err(|e| HttpError::bad_request("invalid_program", e.to_string()))?;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::Date;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use linkledger_core::api_key::Role;
 use linkledger_core::audit::AuditEntry;
@@ -23,6 +23,8 @@ use linkledger_store::settlement::{
 
 use crate::auth::Caller;
 use crate::pages::{creator_scope, Page, PageParams};
+use crate::wire;
+use crate::wire::settlements::{FailedPayout, NewSettlement, PaidPayout, SettlementReport};
 use crate::ApiState;
 
 const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
@@ -36,22 +38,15 @@ fn parse_date(text: &str) -> Result<Date, HttpError> {
     })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewSettlement {
-    /// The UTC date to settle (`YYYY-MM-DD`): entries available before its end are paid.
-    pub date: String,
-}
-
 #[utoipa::path(post, path = "/api/settlements", tag = "settlements", request_body = NewSettlement,
     security(("bearer" = [])),
-    responses((status = 200, body = SettlementRun, description = "the run: completed (locally), or `running` with its chunks enqueued (on AWS, the settlement function completes it). A creator whose line cannot be settled gets a `failed` line with its reason and the run completes for everyone else (`failed_lines`). Running a completed date again pays nothing twice: while it is the latest run it retries its failed lines (and failed click roll-ups) and answers the refreshed run"),
+    responses((status = 200, body = wire::settlements::SettlementRun, description = "the run: completed (locally), or `running` with its chunks enqueued (on AWS, the settlement function completes it). A creator whose line cannot be settled gets a `failed` line with its reason and the run completes for everyone else (`failed_lines`). Running a completed date again pays nothing twice: while it is the latest run it retries its failed lines (and failed click roll-ups) and answers the refreshed run"),
         (status = 400, body = linkledger_http::ErrorBody, description = "`invalid_date`: not a date, a day not over yet in UTC (today or later), or before 2000-01-01"), (status = 409, body = linkledger_http::ErrorBody, description = "a later date was already settled")))]
 pub async fn run_settlement(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(input): Json<NewSettlement>,
-) -> Result<Json<SettlementRun>, HttpError> {
+) -> Result<Json<wire::settlements::SettlementRun>, HttpError> {
     caller.require(FINANCE)?;
     let date = parse_date(&input.date)?;
     // Today, a future date or one before 2000 is refused by the one rule every path shares
@@ -61,7 +56,7 @@ pub async fn run_settlement(
         None => settle(&state.store, date, state.finance(), |_| {}).await,
     };
     match run {
-        Ok(run) => Ok(Json(run)),
+        Ok(run) => Ok(Json((&run).into())),
         Err(e @ SettleError::LaterRunExists(_)) => Err(HttpError::new(
             StatusCode::CONFLICT,
             "later_run_exists",
@@ -81,30 +76,25 @@ pub async fn run_settlement(
 }
 
 #[utoipa::path(get, path = "/api/settlements", tag = "settlements", params(PageParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<SettlementRun>)))]
+    responses((status = 200, body = Page<wire::settlements::SettlementRun>)))]
 pub async fn list_settlements(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<Page<SettlementRun>>, HttpError> {
+) -> Result<Json<Page<wire::settlements::SettlementRun>>, HttpError> {
     caller.require(FINANCE)?;
     Ok(Json(
         state.store.runs(page.limit(), page.cursor).await?.into(),
     ))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SettlementReport {
-    pub run: SettlementRun,
-    /// Per creator and currency: amount paid, balance carried, entries settled.
-    pub lines: Vec<SettlementLine>,
+/// A run and its lines, read for one date.
+struct Report {
+    run: SettlementRun,
+    lines: Vec<SettlementLine>,
 }
 
-async fn report(
-    state: &ApiState,
-    caller: &Caller,
-    date: &str,
-) -> Result<SettlementReport, HttpError> {
+async fn report(state: &ApiState, caller: &Caller, date: &str) -> Result<Report, HttpError> {
     caller.require(FINANCE)?;
     let date = parse_date(date)?;
     let run = state
@@ -114,7 +104,7 @@ async fn report(
         .ok_or_else(|| HttpError::not_found("no settlement for this date"))?
         .record;
     let lines = state.store.settlement_lines(date).await?;
-    Ok(SettlementReport { run, lines })
+    Ok(Report { run, lines })
 }
 
 #[utoipa::path(get, path = "/api/settlements/{date}", tag = "settlements", security(("bearer" = [])),
@@ -125,7 +115,11 @@ pub async fn get_settlement(
     caller: Caller,
     Path(date): Path<String>,
 ) -> Result<Json<SettlementReport>, HttpError> {
-    Ok(Json(report(&state, &caller, &date).await?))
+    let report = report(&state, &caller, &date).await?;
+    Ok(Json(SettlementReport {
+        run: (&report.run).into(),
+        lines: report.lines.iter().map(Into::into).collect(),
+    }))
 }
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
@@ -284,12 +278,12 @@ pub struct PayoutQuery {
 }
 
 #[utoipa::path(get, path = "/api/payouts", tag = "settlements", params(PayoutQuery), security(("bearer" = [])),
-    responses((status = 200, body = Page<Payout>), (status = 400, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = Page<wire::settlements::Payout>), (status = 400, body = linkledger_http::ErrorBody)))]
 pub async fn list_payouts(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(query): Query<PayoutQuery>,
-) -> Result<Json<Page<Payout>>, HttpError> {
+) -> Result<Json<Page<wire::settlements::Payout>>, HttpError> {
     let Some(creator) = creator_scope(&caller, query.creator.as_deref())? else {
         return Ok(Json(Page::empty()));
     };
@@ -312,28 +306,13 @@ pub async fn list_payouts(
     ))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaidPayout {
-    /// The payment's reference at the bank or PayPal.
-    pub external_ref: String,
-    /// `YYYY-MM-DD`.
-    pub paid_on: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FailedPayout {
-    pub reason: String,
-}
-
 async fn change_payout(
     state: &ApiState,
     caller: &Caller,
     id: &str,
     change: impl Fn(&mut Payout) -> Result<Option<LedgerEntry>, HttpError>,
     action: &str,
-) -> Result<Json<Payout>, HttpError> {
+) -> Result<Json<wire::settlements::Payout>, HttpError> {
     caller.require(FINANCE)?;
     let found = state
         .store
@@ -350,6 +329,7 @@ async fn change_payout(
     let mut payout = found.record.clone();
     let entry = change(&mut payout)?;
     let audit = AuditEntry::new(
+        state.store.now(),
         &caller.actor(),
         action,
         &payout.id,
@@ -361,7 +341,7 @@ async fn change_payout(
         .update_payout(&payout, found.version, entry.as_ref(), &audit)
         .await
     {
-        Ok(()) => Ok(Json(payout)),
+        Ok(()) => Ok(Json((&payout).into())),
         Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
             "the payout changed meanwhile; read it again",
         )),
@@ -371,13 +351,13 @@ async fn change_payout(
 
 #[utoipa::path(post, path = "/api/payouts/{id}/paid", tag = "settlements", request_body = PaidPayout,
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Payout), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
+    responses((status = 200, body = wire::settlements::Payout), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
 pub async fn mark_paid(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
     Json(input): Json<PaidPayout>,
-) -> Result<Json<Payout>, HttpError> {
+) -> Result<Json<wire::settlements::Payout>, HttpError> {
     let paid_on = parse_date(&input.paid_on)?;
     let reference = input.external_ref.trim().to_string();
     if reference.is_empty() || reference.len() > 200 {
@@ -403,14 +383,14 @@ pub async fn mark_paid(
 
 #[utoipa::path(post, path = "/api/payouts/{id}/failed", tag = "settlements", request_body = FailedPayout,
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Payout, description = "failed: the amount is back on the creator's balance (an adjustment entry)"),
+    responses((status = 200, body = wire::settlements::Payout, description = "failed: the amount is back on the creator's balance (an adjustment entry)"),
         (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
 pub async fn mark_failed(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
     Json(input): Json<FailedPayout>,
-) -> Result<Json<Payout>, HttpError> {
+) -> Result<Json<wire::settlements::Payout>, HttpError> {
     let reason = input.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 500 {
         return Err(HttpError::bad_request(
@@ -433,7 +413,7 @@ pub async fn mark_failed(
                     EntryKind::Adjustment,
                     p.amount,
                     None,
-                    linkledger_core::now(),
+                    state.store.now(),
                     None,
                 )
                 .with_note(format!("payout {} failed: {reason}", p.id)),

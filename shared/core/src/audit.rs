@@ -3,13 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::api_key::Role;
 use crate::ids::ClickId;
 
 /// Who made a change: an API key, or the operator's CLI.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// The API key's public id, or `cli` / `demo`.
     pub key_id: String,
@@ -33,12 +32,11 @@ impl Actor {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Time-ordered id (same scheme as click ids).
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     pub actor: Actor,
     /// `program.create`, `program.update`, `creator.create`, `enrolment.put`, `link.create`,

@@ -3,7 +3,6 @@
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use utoipa::ToSchema;
 
 use crate::ids::{ClickId, CreatorId, LinkCode, ProgramId};
 
@@ -12,7 +11,7 @@ pub const UNIQUE_WINDOW_MS: i64 = 60 * 60 * 1000;
 /// Clicks live this long past their program's attribution window, then expire (TTL).
 pub const RETENTION_MARGIN_DAYS: i64 = 7;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Click {
     pub id: ClickId,
     pub link_code: LinkCode,
@@ -32,7 +31,7 @@ pub struct Click {
 }
 
 /// A click as the API shows it: with its derived uniqueness.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ClickView {
     #[serde(flatten)]
     pub click: Click,

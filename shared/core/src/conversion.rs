@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::fx::AppliedRate;
 use crate::ids::{CreatorId, ProgramId};
@@ -12,7 +11,7 @@ use crate::limits;
 use crate::money::Money;
 
 /// Where an event came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     Shopify,
@@ -44,7 +43,7 @@ impl Platform {
 }
 
 /// One line of an order, for per-product commission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
     /// SKU, when the store has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,7 +249,7 @@ impl ConversionEvent {
 
 /// A conversion's id: derived from its program and order, so the same order always maps to the
 /// same record (the business-key dedupe is a key rule).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ConversionId(String);
 
@@ -287,7 +286,7 @@ impl std::fmt::Debug for ConversionId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversionKind {
     Sale,
@@ -297,7 +296,7 @@ pub enum ConversionKind {
 
 /// Approved conversions have booked their commission; held ones wait for an admin; rejected and
 /// unattributed ones never pay (unattributed still count for the brand's totals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversionStatus {
     Approved,
@@ -318,7 +317,7 @@ impl ConversionStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// The order's e-mail hash equals the creator's.
@@ -335,7 +334,7 @@ pub enum HoldReason {
 }
 
 /// How the conversion found its creator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by")]
 pub enum Attribution {
     Click {
@@ -352,7 +351,7 @@ pub enum Attribution {
 }
 
 /// A booked conversion (one per program and order).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversion {
     pub id: ConversionId,
     pub program_id: ProgramId,
@@ -360,10 +359,8 @@ pub struct Conversion {
     pub kind: ConversionKind,
     pub order_id: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub booked_at: OffsetDateTime,
     /// In the order's currency.
     pub net: Money,
@@ -389,7 +386,6 @@ pub struct Conversion {
     pub reversed: Money,
     /// When the accrual becomes payable (occurred + the program's holding days).
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub available_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_ref: Option<String>,

@@ -3,12 +3,11 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::ids::{CreatorId, ProgramId};
 use crate::program::SaleCommission;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Creator {
     pub id: CreatorId,
     pub name: String,
@@ -17,11 +16,10 @@ pub struct Creator {
     /// SHA-256 of the trimmed, lower-cased payout e-mail, for self-referral checks.
     pub email_hash: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewCreator {
     pub name: String,
@@ -82,7 +80,7 @@ impl Creator {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enrolment {
     pub program_id: ProgramId,
     pub creator_id: CreatorId,
@@ -90,11 +88,10 @@ pub struct Enrolment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_override: Option<SaleCommission>,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub enrolled_at: OffsetDateTime,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrolment {
     pub creator_id: CreatorId,

@@ -4,7 +4,6 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationError {
@@ -26,7 +25,7 @@ pub enum DestinationError {
 
 /// An allowed destination domain: a lower-case DNS name, no scheme, port, path or wildcard.
 /// Allowing `brand.com` allows `brand.com` and every subdomain of it.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Domain(String);
 
 impl Domain {
@@ -81,7 +80,7 @@ impl<'de> Deserialize<'de> for Domain {
 }
 
 /// A destination URL checked against a program's allowed domains.
-#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Destination(String);
 
 impl Destination {

@@ -5,7 +5,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::ToSchema;
 
 use crate::money::{div_round_half_even, Currency, Money, MoneyError};
 
@@ -105,22 +104,8 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
-impl utoipa::PartialSchema for Rate {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(
-                "Units of the program currency per unit of the other currency, as an exact decimal",
-            ))
-            .examples(["1.0825"])
-            .into()
-    }
-}
-
-impl ToSchema for Rate {}
-
 /// The rate used for one conversion, kept on the conversion and its ledger entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedRate {
     pub from: Currency,
     pub to: Currency,

@@ -6,7 +6,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
 
 /// `bytes` random bytes from the OS-seeded CSPRNG, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
@@ -62,7 +61,7 @@ macro_rules! string_id_impls {
 macro_rules! prefixed_id {
     ($name:ident, $prefix:literal, $kind:literal) => {
         #[doc = concat!("A ", $kind, " id: `", $prefix, "` and 22 base64url characters (128 random bits).")]
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub struct $name(String);
 
         impl $name {
@@ -114,7 +113,7 @@ pub const RESERVED_CODES: &[&str] = &[
 
 /// A tracking link's short code: 3 to 64 of `[A-Za-z0-9_-]`, never a reserved segment.
 /// Codes are matched exactly (case-sensitive); reserved words are refused in any case.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct LinkCode(String);
 
 impl LinkCode {
@@ -156,7 +155,7 @@ const CLICK_RANDOM_CHARS: usize = 20;
 /// A click id: 10 characters of millisecond time then 20 of randomness (100 bits), lower-case
 /// Crockford base32. Sorting ids sorts clicks by time (so inserts append to the B-tree), and
 /// the random part alone is unguessable.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ClickId(String);
 
 impl ClickId {

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::conversion::ConversionId;
 use crate::fx::AppliedRate;
 use crate::ids::{ClickId, CreatorId, ProgramId};
 use crate::money::{Currency, Money, MoneyError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// Commission earned (positive).
@@ -24,7 +23,7 @@ pub enum EntryKind {
     Payout,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// Time-ordered id.
     pub id: String,
@@ -37,10 +36,8 @@ pub struct LedgerEntry {
     pub conversion_id: Option<ConversionId>,
     /// When the entry counts as payable.
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub available_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// The exchange rate that produced the amount, when the order was in another currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +79,7 @@ impl LedgerEntry {
 }
 
 /// A creator's money in one currency, derived from the ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Balance {
     pub creator_id: CreatorId,
     pub currency: Currency,

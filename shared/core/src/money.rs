@@ -8,7 +8,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -86,18 +85,6 @@ impl fmt::Debug for Currency {
     }
 }
 
-impl utoipa::PartialSchema for Currency {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("ISO 4217 code"))
-            .examples([serde_json::json!("USD")])
-            .into()
-    }
-}
-
-impl ToSchema for Currency {}
-
 impl Serialize for Currency {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.code())
@@ -119,12 +106,10 @@ pub struct Money {
 }
 
 /// The wire form of [`Money`]: an exact decimal string and its currency.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = Money)]
 pub struct MoneyWire {
     /// Decimal string in major units, at most the currency's decimals: `"19.99"`, `"1000"` (JPY).
-    #[schema(example = "19.99")]
     pub amount: String,
     pub currency: Currency,
 }
@@ -327,20 +312,8 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
-impl utoipa::PartialSchema for Money {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        <MoneyWire as utoipa::PartialSchema>::schema()
-    }
-}
-
-impl ToSchema for Money {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "Money".into()
-    }
-}
-
 /// A rate in basis points: 1 bp = 0.01 %, 10 000 bp = 100 %.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct BasisPoints(u32);
 
 impl BasisPoints {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::attribution::DEFAULT_MAX_ORDERS_PER_CLICK;
 use crate::destination::{Destination, Domain};
@@ -14,7 +13,7 @@ use crate::ids::{CreatorId, ProgramId};
 use crate::money::{BasisPoints, Currency, Money};
 
 /// What a sale earns: a share of the net amount, or a fixed amount.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SaleCommission {
     /// Basis points of the order's net amount (1000 = 10 %).
@@ -22,7 +21,7 @@ pub enum SaleCommission {
     Fixed(Money),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClickCommission {
     /// Paid per unique, non-bot click.
@@ -31,7 +30,7 @@ pub struct ClickCommission {
     pub daily_cap: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CommissionPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,7 +41,6 @@ pub struct CommissionPlan {
     pub click: Option<ClickCommission>,
     /// Per-creator sale commission, winning over `sale` (an enrolment's rate override too).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = BTreeMap<String, SaleCommission>)]
     pub creator_overrides: BTreeMap<CreatorId, SaleCommission>,
     /// Per-product (SKU or product id) sale commission, winning over creator and program rates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -53,7 +51,7 @@ pub struct CommissionPlan {
 }
 
 /// When an order carries both a click and a promo code of different creators, who wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Precedence {
     #[default]
@@ -61,7 +59,7 @@ pub enum Precedence {
     Coupon,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
     pub id: ProgramId,
     pub name: String,
@@ -82,18 +80,15 @@ pub struct Program {
     /// Rates into the program currency for orders in other currencies (set with
     /// `PUT /api/programs/{id}/fx-rates`); an order in a currency without a rate is held.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = BTreeMap<String, String>)]
     pub fx_rates: BTreeMap<Currency, Rate>,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }
 
 /// The fields a brand sets when creating a program; omitted ones take the documented defaults.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewProgram {
     pub name: String,
@@ -116,7 +111,7 @@ pub struct NewProgram {
 }
 
 /// A partial update: only the fields present change.
-#[derive(Clone, Debug, Deserialize, ToSchema, Default)]
+#[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramPatch {
     pub name: Option<String>,

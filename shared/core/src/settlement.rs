@@ -34,7 +34,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime, Time};
-use utoipa::ToSchema;
 
 use crate::ids::{CreatorId, ProgramId};
 use crate::money::{Currency, Money};
@@ -102,7 +101,7 @@ pub mod serde_date {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -112,7 +111,7 @@ pub enum RunStatus {
 /// A run's totals in one currency. `carried` and `owed` are never netted against each other:
 /// a creator who owes money (a negative balance, after a refund of paid commission) shows in
 /// `owed`, whatever others carry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredTotal")]
 pub struct CurrencyTotal {
     pub currency: Currency,
@@ -182,7 +181,7 @@ pub fn split_carry(balance: Money) -> (Money, Money) {
 }
 
 /// A program whose click roll-up failed in a run (retried by rerunning the date).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollUpFailure {
     pub program_id: ProgramId,
     pub reason: String,
@@ -192,21 +191,17 @@ pub struct RollUpFailure {
 pub const MAX_RECORDED_ROLLUP_FAILURES: usize = 100;
 
 /// The status record of one run, keyed by its date.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementRun {
     #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
     pub date: Date,
     /// Entries available before this instant are settled (the end of `date`, UTC).
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub cutoff: OffsetDateTime,
     pub status: RunStatus,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub started_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub completed_at: Option<OffsetDateTime>,
     /// Report lines written (creators and currencies with something to pay or carry, and
     /// failed lines).
@@ -227,7 +222,7 @@ pub struct SettlementRun {
     pub announced: Announced,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Announced {
     #[default]
@@ -250,7 +245,7 @@ pub const CHUNK_SIZE: usize = 1000;
 /// Creators settled at the same time within a run or a chunk.
 pub const CONCURRENCY: usize = 16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineStatus {
     /// The balance reached the minimum and was paid (`payout_id`).
@@ -262,11 +257,10 @@ pub enum LineStatus {
 }
 
 /// One line of a run's report: a creator's balance in one currency at the cutoff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredLine")]
 pub struct SettlementLine {
     #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub creator_id: CreatorId,
     pub payout_email: String,
@@ -338,7 +332,7 @@ impl From<StoredLine> for SettlementLine {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutStatus {
     Pending,
@@ -346,13 +340,12 @@ pub enum PayoutStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
     /// `pay_` and 24 hex characters, derived from (date, creator, currency): at most 30
     /// characters, as PayPal's batch file wants for its item id.
     pub id: String,
     #[serde(with = "serde_date")]
-    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub creator_id: CreatorId,
     /// The program its ledger entry is listed under (a payout covers every program of the
@@ -363,7 +356,6 @@ pub struct Payout {
     pub amount: Money,
     pub status: PayoutStatus,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ref: Option<String>,
@@ -372,7 +364,6 @@ pub struct Payout {
         skip_serializing_if = "Option::is_none",
         with = "serde_date::option"
     )]
-    #[schema(value_type = Option<String>, format = Date)]
     pub paid_on: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,

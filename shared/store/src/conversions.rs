@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use super::{audit_op, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError, WriteOp};
@@ -38,13 +37,12 @@ impl std::fmt::Debug for WebhookSecret {
 }
 
 /// A secret as the API shows it after creation.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct MaskedSecret {
     pub platform: Platform,
     /// The first and last characters only.
     pub secret_hint: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
