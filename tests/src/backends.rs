@@ -171,6 +171,22 @@ pub fn sqlite_app_backend() -> (Backend<dyn Table>, Arc<dyn Queue>) {
     )
 }
 
+/// A copy of the SQLite database `fixture` (left untouched), opened by today's adapter, and its
+/// conversions queue.
+pub fn sqlite_app_backend_copy_of(fixture: &Path) -> (Backend<dyn Table>, Arc<dyn Queue>) {
+    let file = TempDbFile::new("fixture");
+    std::fs::copy(fixture, file.path()).expect("copy the fixture database");
+    let db = SqliteDb::open(file.path()).expect("today's adapter opens the fixture database");
+    let queue: Arc<dyn Queue> = Arc::new(db.queue("conversions"));
+    (
+        Backend {
+            handle: Arc::new(db.table()),
+            _file: Some(file),
+        },
+        queue,
+    )
+}
+
 /// A fresh DynamoDB table and SQS queue pair on the emulator; `None` when skipped.
 pub async fn aws_app_backend() -> Option<(Backend<dyn Table>, Arc<dyn Queue>)> {
     let table = aws_table_backend().await?;
