@@ -2,4 +2,5 @@
 
 pub mod app;
 pub mod backends;
+pub mod faults;
 pub mod webhooks;

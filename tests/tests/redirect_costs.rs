@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
@@ -18,11 +17,10 @@ use linkledger_core::link::Link;
 use linkledger_core::money::{Currency, Money};
 use linkledger_core::program::{CommissionPlan, Precedence, Program};
 use linkledger_redirect::{router, RedirectState};
-use linkledger_store::ports::{
-    Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
-};
+use linkledger_store::ports::{OpCounts, Table};
 use linkledger_store::Store;
 use linkledger_tests::backends::{aws_table, sqlite_table};
+use linkledger_tests::faults::{unavailable, Call, FaultyTable};
 
 fn seeded() -> AuditEntry {
     AuditEntry::new::<()>(
@@ -124,34 +122,15 @@ async fn warm_redirect_on_sqlite_is_one_write_and_zero_reads() {
     warm_redirect_costs_one_write_and_no_read(backend.handle()).await;
 }
 
-/// Reads pass through; every write fails as if the backend were down.
-struct WritesFail(Arc<dyn Table>);
-
-#[async_trait]
-impl Table for WritesFail {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.0.get(key).await
-    }
-    async fn put(&self, _: Item, _: Condition) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("injected write failure".into()))
-    }
-    async fn transact(&self, _: Vec<WriteOp>) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("injected write failure".into()))
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.0.query(query).await
-    }
-    fn op_counts(&self) -> OpCounts {
-        self.0.op_counts()
-    }
-}
-
 #[tokio::test]
 async fn a_failed_click_write_still_redirects_and_is_counted() {
     let backend = sqlite_table();
     seed_link(&Store::new(backend.handle())).await;
     let state = Arc::new(RedirectState::new(
-        Store::new(Arc::new(WritesFail(backend.handle()))),
+        Store::new(Arc::new(FaultyTable::over(backend.handle(), |call| {
+            call.is_write()
+                .then(|| unavailable("injected write failure"))
+        }))),
         VisitorKey::new(b"k"),
         Duration::from_secs(60),
     ));
@@ -161,32 +140,10 @@ async fn a_failed_click_write_still_redirects_and_is_counted() {
     assert_eq!(state.click_write_failures(), 2);
 }
 
-/// Every call fails after the link was cached: a known link keeps redirecting.
-struct AllFail;
-
-#[async_trait]
-impl Table for AllFail {
-    async fn get(&self, _: &Key) -> Result<Option<Item>, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn put(&self, _: Item, _: Condition) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn transact(&self, _: Vec<WriteOp>) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn query(&self, _: &Query) -> Result<Page, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    fn op_counts(&self) -> OpCounts {
-        OpCounts::default()
-    }
-}
-
 #[tokio::test]
 async fn an_unknown_code_while_the_store_is_down_is_503_json_not_a_panic() {
     let app = router(Arc::new(RedirectState::new(
-        Store::new(Arc::new(AllFail)),
+        Store::new(Arc::new(FaultyTable::down())),
         VisitorKey::new(b"k"),
         Duration::from_secs(60),
     )));
@@ -208,35 +165,15 @@ async fn a_cached_link_keeps_redirecting_when_the_store_goes_down() {
     seed_link(&Store::new(backend.handle())).await;
     let switch = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
-    struct Switchable(Arc<dyn Table>, Arc<std::sync::atomic::AtomicBool>);
-    #[async_trait]
-    impl Table for Switchable {
-        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(StoreError::Unavailable("down".into()));
-            }
-            self.0.get(key).await
-        }
-        async fn put(&self, item: Item, c: Condition) -> Result<(), StoreError> {
-            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(StoreError::Unavailable("down".into()));
-            }
-            self.0.put(item, c).await
-        }
-        async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-            self.0.transact(ops).await
-        }
-        async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-            self.0.query(query).await
-        }
-        fn op_counts(&self) -> OpCounts {
-            self.0.op_counts()
-        }
-    }
-
     // A zero TTL makes every request try to refresh the link from the store.
     let state = Arc::new(RedirectState::new(
-        Store::new(Arc::new(Switchable(backend.handle(), switch.clone()))),
+        Store::new(Arc::new(FaultyTable::over(backend.handle(), {
+            let switch = switch.clone();
+            move |call| {
+                let down = switch.load(std::sync::atomic::Ordering::SeqCst);
+                (down && matches!(call, Call::Get(_) | Call::Put(_))).then(|| unavailable("down"))
+            }
+        }))),
         VisitorKey::new(b"k"),
         Duration::ZERO,
     ));

@@ -22,6 +22,7 @@ use linkledger_store::ports::{
 use linkledger_store::settlement::settle;
 use linkledger_store::Store;
 use linkledger_tests::app::TestApp;
+use linkledger_tests::faults::{unavailable, Call, FaultyTable};
 use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{now_unix, postback_headers};
 
@@ -290,36 +291,6 @@ fn cents(v: &Value) -> i64 {
     sign * (whole * 100 + frac.parse::<i64>().unwrap_or(0))
 }
 
-/// Passes everything through, but fails every transaction after the first `allowed` ones, as a
-/// crash or an outage would halfway through a run.
-struct FailsAfter {
-    inner: Arc<dyn Table>,
-    allowed: usize,
-    seen: AtomicUsize,
-}
-
-#[async_trait]
-impl Table for FailsAfter {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        self.inner.put(item, condition).await
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        if self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed {
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
-        self.inner.transact(ops).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.inner.query(query).await
-    }
-    fn op_counts(&self) -> OpCounts {
-        self.inner.op_counts()
-    }
-}
-
 /// Passes everything through; right after the first read of a creator's ledger (and before the
 /// caller sees it), settles that creator for `earlier` on the real store, as a run of the
 /// previous date in another process would at that moment.
@@ -439,11 +410,16 @@ on_both_backends!(
     |app: TestApp| async move {
         let b = five_creators_owed(&app).await;
         let date = days_ago(1);
-        let failing = Store::new(Arc::new(FailsAfter {
-            inner: app.table.clone(),
-            allowed: 2,
-            seen: AtomicUsize::new(0),
-        }));
+        // Every transaction after the first two fails, as a crash or an outage would
+        // halfway through a run.
+        let seen = AtomicUsize::new(0);
+        let failing = Store::new(Arc::new(FaultyTable::over(
+            app.table.clone(),
+            move |call| {
+                (matches!(call, Call::Transact(_)) && seen.fetch_add(1, Ordering::SeqCst) >= 2)
+                    .then(|| unavailable("injected failure"))
+            },
+        )));
         let crashed = settle(&failing, date, None, |_| {}).await;
         assert!(crashed.is_err(), "the injected failure stops the run");
         let halfway = app
