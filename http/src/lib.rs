@@ -18,10 +18,98 @@ use linkledger_store::ports::StoreError;
 
 mod strict;
 
+/// Declares [`ErrorCode`] with each variant's code. A code is its variant's name in snake case
+/// (serde's `rename_all`, which utoipa reads for the schema); a test checks `as_str` agrees.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal,)*) => {
+        /// Every `code` an error answer carries: stable and machine-readable. The OpenAPI
+        /// document lists them (the `ErrorCode` schema).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order declared.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The request itself (any route).
+    InvalidJson = "invalid_json",
+    InvalidRequest = "invalid_request",
+    InvalidQuery = "invalid_query",
+    InvalidPath = "invalid_path",
+    InvalidCursor = "invalid_cursor",
+    FilterRequired = "filter_required",
+    PayloadTooLarge = "payload_too_large",
+    UriTooLong = "uri_too_long",
+    HeadersTooLarge = "headers_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    MethodNotAllowed = "method_not_allowed",
+    Unauthorized = "unauthorized",
+    Forbidden = "forbidden",
+    NotFound = "not_found",
+    Conflict = "conflict",
+    // A field of a management request, per route.
+    InvalidProgram = "invalid_program",
+    InvalidEnrolment = "invalid_enrolment",
+    InvalidCreator = "invalid_creator",
+    InvalidKey = "invalid_key",
+    InvalidLink = "invalid_link",
+    InvalidCode = "invalid_code",
+    InvalidDestination = "invalid_destination",
+    InvalidAdjustment = "invalid_adjustment",
+    InvalidAmount = "invalid_amount",
+    InvalidSecret = "invalid_secret",
+    InvalidDate = "invalid_date",
+    InvalidReference = "invalid_reference",
+    InvalidReason = "invalid_reason",
+    CurrencyRequired = "currency_required",
+    NotEnrolled = "not_enrolled",
+    // The state of a record.
+    NotHeld = "not_held",
+    FxRateMissing = "fx_rate_missing",
+    LaterRunExists = "later_run_exists",
+    PayoutNotPending = "payout_not_pending",
+    BalanceOutOfRange = "balance_out_of_range",
+    // The redirect.
+    LinkDisabled = "link_disabled",
+    LinkExpired = "link_expired",
+    DestinationNotAllowed = "destination_not_allowed",
+    // Webhooks and postbacks.
+    WebhookNotConfigured = "webhook_not_configured",
+    MissingSignature = "missing_signature",
+    BadSignature = "bad_signature",
+    StaleSignature = "stale_signature",
+    MalformedBody = "malformed_body",
+    // Ours: retry, or report.
+    Unavailable = "unavailable",
+    Internal = "internal",
+    // Any other status answered without a code of its own.
+    Error = "error",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_json`, `not_found`, `conflict`, ...
-    pub code: String,
+    /// Stable, machine-readable: `invalid_json`, `not_found`, `conflict`, ... (every one is
+    /// listed in `ErrorCode`).
+    pub code: ErrorCode,
     /// For humans; never contains secrets.
     pub message: String,
 }
@@ -36,37 +124,37 @@ pub struct ErrorBody {
 #[derive(Debug)]
 pub struct HttpError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the store is unavailable, retry shortly",
         )
     }
@@ -76,7 +164,7 @@ impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.code,
                 message: self.message,
             },
         };
@@ -89,7 +177,7 @@ impl From<StoreError> for HttpError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidCursor => {
-                Self::bad_request("invalid_cursor", "the cursor is not one we issued")
+                Self::bad_request(ErrorCode::InvalidCursor, "the cursor is not one we issued")
             }
             other => {
                 tracing::error!(error = %other, "store call failed");
@@ -103,7 +191,7 @@ impl From<StoreError> for HttpError {
 pub fn payload_too_large() -> HttpError {
     HttpError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         "the request body is too large",
     )
 }
@@ -123,7 +211,7 @@ where
         match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => strict::from_value(&value)
                 .map(Json)
-                .map_err(|message| HttpError::bad_request("invalid_request", message)),
+                .map_err(|message| HttpError::bad_request(ErrorCode::InvalidRequest, message)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
@@ -136,12 +224,16 @@ fn json_rejection(rejection: JsonRejection) -> HttpError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => HttpError::bad_request("invalid_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => HttpError::bad_request("invalid_request", e.body_text()),
-        other => HttpError::bad_request("invalid_request", other.body_text()),
+        JsonRejection::JsonSyntaxError(e) => {
+            HttpError::bad_request(ErrorCode::InvalidJson, e.body_text())
+        }
+        JsonRejection::JsonDataError(e) => {
+            HttpError::bad_request(ErrorCode::InvalidRequest, e.body_text())
+        }
+        other => HttpError::bad_request(ErrorCode::InvalidRequest, other.body_text()),
     }
 }
 
@@ -165,7 +257,9 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e: QueryRejection| HttpError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| {
+                HttpError::bad_request(ErrorCode::InvalidQuery, e.body_text())
+            })
     }
 }
 
@@ -183,7 +277,9 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|e: PathRejection| HttpError::bad_request("invalid_path", e.body_text()))
+            .map_err(|e: PathRejection| {
+                HttpError::bad_request(ErrorCode::InvalidPath, e.body_text())
+            })
     }
 }
 
@@ -229,7 +325,7 @@ async fn bounded_request(request: Request, next: axum::middleware::Next) -> Resp
     if target > MAX_URI_BYTES {
         return HttpError::new(
             StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
         )
         .into_response();
@@ -241,7 +337,7 @@ async fn bounded_request(request: Request, next: axum::middleware::Next) -> Resp
     if header_bytes > MAX_HEADER_BYTES {
         return HttpError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
         )
         .into_response();
@@ -250,18 +346,18 @@ async fn bounded_request(request: Request, next: axum::middleware::Next) -> Resp
 }
 
 /// The error code a bare status answer gets.
-fn code_for(status: StatusCode) -> &'static str {
+fn code_for(status: StatusCode) -> ErrorCode {
     match status {
-        StatusCode::BAD_REQUEST => "invalid_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::URI_TOO_LONG => "uri_too_long",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        s if s.is_server_error() => "internal",
-        _ => "error",
+        StatusCode::BAD_REQUEST => ErrorCode::InvalidRequest,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::Error,
     }
 }
 
@@ -321,7 +417,7 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
                 tracing::error!("a request handler panicked");
                 HttpError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "unexpected error",
                 )
                 .into_response()
@@ -329,4 +425,35 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
         ))
         .layer(axum::middleware::from_fn(bounded_request))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_answers_as_spelled() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str())
+            );
+            assert!(seen.insert(code.as_str()), "{code} twice");
+        }
+    }
+
+    #[test]
+    fn an_error_answer_names_its_code() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::PayoutNotPending,
+                message: "this payout is already paid".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(body).unwrap(),
+            serde_json::json!({"error": {"code": "payout_not_pending", "message": "this payout is already paid"}})
+        );
+    }
 }

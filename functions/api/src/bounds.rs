@@ -6,23 +6,23 @@ use linkledger_core::fx::Rate;
 use linkledger_core::limits::{self, MAX_FX_RATE};
 use linkledger_core::money::Money;
 use linkledger_core::program::{CommissionPlan, SaleCommission};
-use linkledger_http::HttpError;
+use linkledger_http::{ErrorCode, HttpError};
 
 /// An amount within ±[`limits::MAX_AMOUNT_MINOR`].
-pub(crate) fn amount(code: &'static str, field: &str, money: &Money) -> Result<(), HttpError> {
+pub(crate) fn amount(code: ErrorCode, field: &str, money: &Money) -> Result<(), HttpError> {
     Money::bounded(money.minor(), money.currency())
         .map(|_| ())
         .map_err(|e| HttpError::bad_request(code, format!("{field}: {e}")))
 }
 
 /// Free text: at most [`limits::MAX_TEXT_LEN`] characters, no control characters.
-pub(crate) fn text(code: &'static str, field: &str, text: &str) -> Result<(), HttpError> {
+pub(crate) fn text(code: ErrorCode, field: &str, text: &str) -> Result<(), HttpError> {
     limits::check_text(text)
         .map(|_| ())
         .map_err(|e| HttpError::bad_request(code, format!("{field}: {e}")))
 }
 
-fn sale(code: &'static str, field: &str, rate: &SaleCommission) -> Result<(), HttpError> {
+fn sale(code: ErrorCode, field: &str, rate: &SaleCommission) -> Result<(), HttpError> {
     match rate {
         SaleCommission::Fixed(money) => amount(code, &format!("{field}.fixed"), money),
         SaleCommission::RateBps(_) => Ok(()),
@@ -30,7 +30,7 @@ fn sale(code: &'static str, field: &str, rate: &SaleCommission) -> Result<(), Ht
 }
 
 /// Every amount of a plan, and its product keys (external ids).
-pub(crate) fn plan(code: &'static str, plan: &CommissionPlan) -> Result<(), HttpError> {
+pub(crate) fn plan(code: ErrorCode, plan: &CommissionPlan) -> Result<(), HttpError> {
     if let Some(rate) = &plan.sale {
         sale(code, "plan.sale", rate)?;
     }
@@ -57,7 +57,7 @@ pub(crate) fn plan(code: &'static str, plan: &CommissionPlan) -> Result<(), Http
 }
 
 /// An exchange rate below [`MAX_FX_RATE`].
-pub(crate) fn fx_rate(code: &'static str, field: &str, rate: &Rate) -> Result<(), HttpError> {
+pub(crate) fn fx_rate(code: ErrorCode, field: &str, rate: &Rate) -> Result<(), HttpError> {
     match u64::try_from(rate.whole_units()) {
         Ok(units) if units < MAX_FX_RATE => Ok(()),
         _ => Err(HttpError::bad_request(

@@ -10,7 +10,7 @@ use time::{OffsetDateTime, Time};
 use utoipa::IntoParams;
 
 use linkledger_core::conversion::{Conversion, ConversionId, ConversionStatus};
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::booking::{decide, DecisionError};
 use linkledger_store::ConversionFilter;
 
@@ -42,7 +42,7 @@ fn instant(text: &str, end_of_day: bool) -> Result<OffsetDateTime, HttpError> {
     }
     let date = linkledger_core::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"),
         )
     })?;
@@ -72,7 +72,7 @@ pub async fn list_conversions(
         .map(|s| {
             ConversionStatus::parse(s).ok_or_else(|| {
                 HttpError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     "status is one of approved, held, rejected, unattributed",
                 )
             })
@@ -153,17 +153,18 @@ async fn decide_on(
         Err(DecisionError::NotFound) => Err(HttpError::not_found("no such conversion")),
         Err(e @ DecisionError::NotHeld(_)) => Err(HttpError::new(
             axum::http::StatusCode::CONFLICT,
-            "not_held",
+            ErrorCode::NotHeld,
             e.to_string(),
         )),
         Err(e @ DecisionError::FxRateMissing(_)) => Err(HttpError::new(
             axum::http::StatusCode::CONFLICT,
-            "fx_rate_missing",
+            ErrorCode::FxRateMissing,
             e.to_string(),
         )),
-        Err(DecisionError::Money(e)) => {
-            Err(HttpError::bad_request("invalid_amount", e.to_string()))
-        }
+        Err(DecisionError::Money(e)) => Err(HttpError::bad_request(
+            ErrorCode::InvalidAmount,
+            e.to_string(),
+        )),
         Err(DecisionError::Store(e)) => Err(e.into()),
     }
 }

@@ -9,7 +9,7 @@ use linkledger_core::api_key::Role;
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::creator::Creator;
 use linkledger_core::ids::CreatorId;
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::Created;
 
 use crate::auth::Caller;
@@ -26,9 +26,9 @@ pub async fn create_creator(
     Json(input): Json<NewCreator>,
 ) -> Result<(StatusCode, Json<wire::creators::Creator>), HttpError> {
     caller.admin()?;
-    crate::bounds::text("invalid_creator", "name", &input.name)?;
+    crate::bounds::text(ErrorCode::InvalidCreator, "name", &input.name)?;
     let creator = Creator::create(input.into(), state.store.now())
-        .map_err(|e| HttpError::bad_request("invalid_creator", e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCreator, e.to_string()))?;
     let audit = AuditEntry::new(
         state.store.now(),
         &caller.actor(),

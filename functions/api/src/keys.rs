@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use linkledger_core::api_key::{ApiKey, Role};
 use linkledger_core::audit::{Actor, AuditEntry};
-use linkledger_http::{HttpError, Json, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Query};
 use linkledger_store::ports::Created;
 use linkledger_store::Store;
 
@@ -101,7 +101,10 @@ pub async fn create_key(
         }
         Err(IssueError::Store(e)) => Err(e.into()),
         Err(IssueError::UnknownCreator) => Err(HttpError::not_found("no such creator")),
-        Err(other) => Err(HttpError::bad_request("invalid_key", other.to_string())),
+        Err(other) => Err(HttpError::bad_request(
+            ErrorCode::InvalidKey,
+            other.to_string(),
+        )),
     }
 }
 

@@ -13,7 +13,7 @@ use linkledger_core::audit::AuditEntry;
 use linkledger_core::ids::CreatorId;
 use linkledger_core::ledger::{balances, EntryKind, LedgerEntry};
 use linkledger_core::money::MoneyError;
-use linkledger_http::{HttpError, Json, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Query};
 
 use crate::auth::Caller;
 use crate::pages::{partition, Page, PageParams, Partition};
@@ -72,7 +72,7 @@ pub struct BalanceQuery {
 fn balance_out_of_range(creator: &CreatorId) -> HttpError {
     HttpError::new(
         StatusCode::CONFLICT,
-        "balance_out_of_range",
+        ErrorCode::BalanceOutOfRange,
         format!(
             "the balance of {creator} is beyond the limit of {} minor units; ask support to review its ledger",
             linkledger_core::limits::MAX_BALANCE_MINOR
@@ -122,7 +122,12 @@ pub async fn list_balances(
                 }
                 out_of_range.push(who);
             }
-            Err(other) => return Err(HttpError::bad_request("invalid_amount", other.to_string())),
+            Err(other) => {
+                return Err(HttpError::bad_request(
+                    ErrorCode::InvalidAmount,
+                    other.to_string(),
+                ))
+            }
         }
     }
     Ok(Json(Balances {
@@ -156,10 +161,10 @@ pub async fn create_adjustment(
             "the creator is not enrolled in this program",
         ));
     }
-    crate::bounds::amount("invalid_adjustment", "amount", &input.amount)?;
+    crate::bounds::amount(ErrorCode::InvalidAdjustment, "amount", &input.amount)?;
     if input.amount.currency() != program.currency || input.amount.minor() == 0 {
         return Err(HttpError::bad_request(
-            "invalid_adjustment",
+            ErrorCode::InvalidAdjustment,
             format!(
                 "amount: must be a non-zero amount in the program currency {}",
                 program.currency
@@ -167,10 +172,10 @@ pub async fn create_adjustment(
         ));
     }
     let note = input.note.trim();
-    crate::bounds::text("invalid_adjustment", "note", note)?;
+    crate::bounds::text(ErrorCode::InvalidAdjustment, "note", note)?;
     if note.is_empty() {
         return Err(HttpError::bad_request(
-            "invalid_adjustment",
+            ErrorCode::InvalidAdjustment,
             "note: must be 1 to 500 characters",
         ));
     }

@@ -11,7 +11,7 @@ use linkledger_core::audit::AuditEntry;
 use linkledger_core::destination::Destination;
 use linkledger_core::ids::LinkCode;
 use linkledger_core::link::Link;
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::{Created, StoreError};
 use linkledger_store::{LinkFilter, Versioned};
 
@@ -45,7 +45,7 @@ pub async fn create_link(
         }
         (None, None) => {
             return Err(HttpError::bad_request(
-                "invalid_link",
+                ErrorCode::InvalidLink,
                 "creator_id is required",
             ))
         }
@@ -64,24 +64,25 @@ pub async fn create_link(
     {
         return Err(match caller.own_creator() {
             Some(_) => HttpError::not_found("no such program"),
-            None => {
-                HttpError::bad_request("not_enrolled", "enrol the creator in the program first")
-            }
+            None => HttpError::bad_request(
+                ErrorCode::NotEnrolled,
+                "enrol the creator in the program first",
+            ),
         });
     }
     let destination = Destination::for_program(&input.destination, &program.allowed_domains)
-        .map_err(|e| HttpError::bad_request("invalid_destination", e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidDestination, e.to_string()))?;
     let now = state.store.now();
     if input.expires_at.is_some_and(|at| at <= now) {
         return Err(HttpError::bad_request(
-            "invalid_link",
+            ErrorCode::InvalidLink,
             "expires_at must be in the future",
         ));
     }
     let chosen = match &input.code {
         Some(code) => Some(
             LinkCode::parse(code)
-                .map_err(|e| HttpError::bad_request("invalid_code", e.to_string()))?,
+                .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCode, e.to_string()))?,
         ),
         None => None,
     };

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use linkledger_http::ErrorCode;
 use linkledger_store::Listing;
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -47,8 +48,9 @@ pub fn program_filter(
     text: Option<&str>,
 ) -> Result<Option<linkledger_core::ids::ProgramId>, linkledger_http::HttpError> {
     text.map(|p| {
-        linkledger_core::ids::ProgramId::parse(p)
-            .map_err(|e| linkledger_http::HttpError::bad_request("invalid_query", e.to_string()))
+        linkledger_core::ids::ProgramId::parse(p).map_err(|e| {
+            linkledger_http::HttpError::bad_request(ErrorCode::InvalidQuery, e.to_string())
+        })
     })
     .transpose()
 }
@@ -62,7 +64,7 @@ pub fn creator_scope(
     let named = named
         .map(|c| {
             linkledger_core::ids::CreatorId::parse(c).map_err(|e| {
-                linkledger_http::HttpError::bad_request("invalid_query", e.to_string())
+                linkledger_http::HttpError::bad_request(ErrorCode::InvalidQuery, e.to_string())
             })
         })
         .transpose()?;
@@ -102,7 +104,7 @@ pub fn partition(
     };
     if program.is_none() && creator.is_none() {
         return Err(linkledger_http::HttpError::bad_request(
-            "filter_required",
+            ErrorCode::FilterRequired,
             "ask per program (`program=`) or per creator (`creator=`)",
         ));
     }

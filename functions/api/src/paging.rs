@@ -30,6 +30,7 @@ use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use linkledger_core::api_key::Role;
+use linkledger_http::ErrorCode;
 use linkledger_http::HttpError;
 
 use crate::auth::{authenticate, Caller};
@@ -48,7 +49,7 @@ const MAX_PAGE_BYTES: usize = 64 << 20;
 
 fn invalid_cursor() -> HttpError {
     HttpError::bad_request(
-        "invalid_cursor",
+        ErrorCode::InvalidCursor,
         "the cursor is not one this listing issued to this caller with these filters",
     )
 }
@@ -114,7 +115,7 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 
 fn invalid_limit() -> HttpError {
     HttpError::bad_request(
-        "invalid_query",
+        ErrorCode::InvalidQuery,
         format!("limit must be an integer from 1 to {MAX_LIMIT}"),
     )
 }
@@ -182,7 +183,7 @@ async fn seal_answer(state: &ApiState, binding: &Binding, response: Response) ->
         tracing::error!("a listing's answer could not be read to seal its cursor");
         return HttpError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "unexpected error",
         )
         .into_response();

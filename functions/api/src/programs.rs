@@ -9,7 +9,7 @@ use linkledger_core::audit::AuditEntry;
 use linkledger_core::creator::Enrolment;
 use linkledger_core::ids::ProgramId;
 use linkledger_core::program::{Program, ProgramError, SaleCommission};
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::{Created, StoreError};
 
 use crate::auth::Caller;
@@ -22,7 +22,7 @@ use crate::wire::programs::{
 use crate::ApiState;
 
 fn invalid_program(err: ProgramError) -> HttpError {
-    HttpError::bad_request("invalid_program", err.to_string())
+    HttpError::bad_request(ErrorCode::InvalidProgram, err.to_string())
 }
 
 pub(crate) fn parse_program_id(id: &str) -> Result<ProgramId, HttpError> {
@@ -74,12 +74,12 @@ pub async fn create_program(
 ) -> Result<(StatusCode, Json<wire::programs::Program>), HttpError> {
     caller.admin()?;
     let input = linkledger_core::program::NewProgram::from(input);
-    bounds::text("invalid_program", "name", &input.name)?;
+    bounds::text(ErrorCode::InvalidProgram, "name", &input.name)?;
     if let Some(min) = &input.min_payout {
-        bounds::amount("invalid_program", "min_payout", min)?;
+        bounds::amount(ErrorCode::InvalidProgram, "min_payout", min)?;
     }
     if let Some(plan) = &input.plan {
-        bounds::plan("invalid_program", plan)?;
+        bounds::plan(ErrorCode::InvalidProgram, plan)?;
     }
     let program = Program::create(input, state.store.now()).map_err(invalid_program)?;
     let audit = AuditEntry::new(
@@ -162,13 +162,13 @@ pub async fn update_program(
     caller.admin()?;
     let patch = linkledger_core::program::ProgramPatch::from(patch);
     if let Some(name) = &patch.name {
-        bounds::text("invalid_program", "name", name)?;
+        bounds::text(ErrorCode::InvalidProgram, "name", name)?;
     }
     if let Some(min) = &patch.min_payout {
-        bounds::amount("invalid_program", "min_payout", min)?;
+        bounds::amount(ErrorCode::InvalidProgram, "min_payout", min)?;
     }
     if let Some(plan) = &patch.plan {
-        bounds::plan("invalid_program", plan)?;
+        bounds::plan(ErrorCode::InvalidProgram, plan)?;
     }
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let updated = program
@@ -228,10 +228,10 @@ pub async fn enrol_creator(
     }
     let rate_override = input.rate_override.map(SaleCommission::from);
     if let Some(SaleCommission::Fixed(m)) = &rate_override {
-        bounds::amount("invalid_enrolment", "rate_override.fixed", m)?;
+        bounds::amount(ErrorCode::InvalidEnrolment, "rate_override.fixed", m)?;
         if m.currency() != program.currency || m.is_negative() {
             return Err(HttpError::bad_request(
-                "invalid_enrolment",
+                ErrorCode::InvalidEnrolment,
                 format!(
                     "rate_override.fixed must be a non-negative amount in {}",
                     program.currency

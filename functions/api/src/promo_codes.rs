@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::link::{parse_promo_code, PromoCode};
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::Created;
 
 use crate::auth::Caller;
@@ -28,8 +28,8 @@ pub async fn create_promo_code(
 ) -> Result<(StatusCode, Json<wire::programs::PromoCode>), HttpError> {
     caller.admin()?;
     let (program, _) = visible_program(&state, &caller, &id).await?;
-    let code =
-        parse_promo_code(&input.code).map_err(|e| HttpError::bad_request("invalid_code", e))?;
+    let code = parse_promo_code(&input.code)
+        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCode, e))?;
     if state
         .store
         .enrolment(&program.id, &input.creator_id)
@@ -37,7 +37,7 @@ pub async fn create_promo_code(
         .is_none()
     {
         return Err(HttpError::bad_request(
-            "not_enrolled",
+            ErrorCode::NotEnrolled,
             "enrol the creator in the program first",
         ));
     }

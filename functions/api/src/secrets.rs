@@ -7,7 +7,7 @@ use axum::extract::State;
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::conversion::Platform;
 use linkledger_core::ids::random_token;
-use linkledger_http::{HttpError, Json, Path};
+use linkledger_http::{ErrorCode, HttpError, Json, Path};
 use linkledger_store::WebhookSecret;
 
 use crate::auth::Caller;
@@ -33,7 +33,7 @@ pub async fn put_secret(
     let secret = match input.secret {
         Some(s) if s.trim().len() < 8 || s.len() > 512 => {
             return Err(HttpError::bad_request(
-                "invalid_secret",
+                ErrorCode::InvalidSecret,
                 "secret must be 8 to 512 characters",
             ))
         }
@@ -98,9 +98,13 @@ pub async fn put_fx_rates(
 ) -> Result<Json<wire::programs::Program>, HttpError> {
     caller.admin()?;
     linkledger_core::limits::check_list_len(input.rates.len())
-        .map_err(|e| HttpError::bad_request("invalid_program", format!("rates: {e}")))?;
+        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidProgram, format!("rates: {e}")))?;
     for (currency, rate) in &input.rates {
-        crate::bounds::fx_rate("invalid_program", &format!("rates.{currency}"), rate)?;
+        crate::bounds::fx_rate(
+            ErrorCode::InvalidProgram,
+            &format!("rates.{currency}"),
+            rate,
+        )?;
     }
     let (program, version) = visible_program(&state, &caller, &id).await?;
     let mut updated = program.clone();
@@ -108,7 +112,7 @@ pub async fn put_fx_rates(
     updated.updated_at = state.store.now();
     updated
         .validate()
-        .map_err(|e| HttpError::bad_request("invalid_program", e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidProgram, e.to_string()))?;
     save_program(
         &state,
         &caller,

@@ -14,7 +14,7 @@ use linkledger_core::api_key::Role;
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::ledger::{EntryKind, LedgerEntry};
 use linkledger_core::money::Currency;
-use linkledger_http::{HttpError, Json, Path, Query};
+use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::StoreError;
 use linkledger_store::settlement::{
     plan, settle, LineStatus, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
@@ -32,7 +32,7 @@ const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 fn parse_date(text: &str) -> Result<Date, HttpError> {
     linkledger_core::parse_date(text).ok_or_else(|| {
         HttpError::bad_request(
-            "invalid_date",
+            ErrorCode::InvalidDate,
             format!("{text:?} is not a date (YYYY-MM-DD)"),
         )
     })
@@ -59,12 +59,12 @@ pub async fn run_settlement(
         Ok(run) => Ok(Json((&run).into())),
         Err(e @ SettleError::LaterRunExists(_)) => Err(HttpError::new(
             StatusCode::CONFLICT,
-            "later_run_exists",
+            ErrorCode::LaterRunExists,
             e.to_string(),
         )),
-        Err(e @ (SettleError::NotPast { .. } | SettleError::TooEarly(_))) => {
-            Err(HttpError::bad_request("invalid_date", e.to_string()))
-        }
+        Err(e @ (SettleError::NotPast { .. } | SettleError::TooEarly(_))) => Err(
+            HttpError::bad_request(ErrorCode::InvalidDate, e.to_string()),
+        ),
         Err(SettleError::Store(e)) => Err(e.into()),
         // A creator's money or unreadable record fails that creator's line, never the run;
         // reaching here means the run itself could not go on: retryable.
@@ -233,14 +233,14 @@ pub async fn paypal_csv(
         paid.iter().map(|l| l.currency).collect();
     let currency = match &query.currency {
         Some(code) => Currency::parse(&code.to_ascii_uppercase())
-            .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?,
+            .map_err(|e| HttpError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?,
         None if currencies.len() <= 1 => match currencies.iter().next() {
             Some(c) => *c,
             None => return Ok(csv(Vec::new(), &format!("paypal-{}.csv", report.run.date))),
         },
         None => {
             return Err(HttpError::bad_request(
-                "currency_required",
+                ErrorCode::CurrencyRequired,
                 format!(
                     "this run paid in {} currencies: ask for one file each with ?currency=",
                     currencies.len()
@@ -289,7 +289,7 @@ pub async fn list_payouts(
     };
     let creator = creator.ok_or_else(|| {
         HttpError::bad_request(
-            "filter_required",
+            ErrorCode::FilterRequired,
             "ask per creator (`creator=`); a run's payouts are in its report",
         )
     })?;
@@ -322,7 +322,7 @@ async fn change_payout(
     if found.record.status != PayoutStatus::Pending {
         return Err(HttpError::new(
             StatusCode::CONFLICT,
-            "payout_not_pending",
+            ErrorCode::PayoutNotPending,
             format!("this payout is already {:?}", found.record.status).to_lowercase(),
         ));
     }
@@ -362,7 +362,7 @@ pub async fn mark_paid(
     let reference = input.external_ref.trim().to_string();
     if reference.is_empty() || reference.len() > 200 {
         return Err(HttpError::bad_request(
-            "invalid_reference",
+            ErrorCode::InvalidReference,
             "external_ref must be 1 to 200 characters",
         ));
     }
@@ -394,7 +394,7 @@ pub async fn mark_failed(
     let reason = input.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 500 {
         return Err(HttpError::bad_request(
-            "invalid_reason",
+            ErrorCode::InvalidReason,
             "reason must be 1 to 500 characters",
         ));
     }

@@ -18,7 +18,7 @@ use axum::Router;
 use linkledger_core::click::{is_bot, Click, VisitorKey, RETENTION_MARGIN_DAYS};
 use linkledger_core::ids::{ClickId, LinkCode};
 use linkledger_core::link::LinkState;
-use linkledger_http::{client_ip, HttpError, Path};
+use linkledger_http::{client_ip, ErrorCode, HttpError, Path};
 use linkledger_store::Store;
 
 pub use cache::{LinkCache, ResolvedLink};
@@ -148,12 +148,12 @@ pub async fn redirect(
         return Err(HttpError::not_found("no such link"));
     };
     let now = state.store.now();
-    let (code_name, message) = match resolved.link.state(now) {
-        LinkState::Active => ("", ""),
-        LinkState::Disabled => ("link_disabled", "this link was disabled"),
-        LinkState::Expired => ("link_expired", "this link has expired"),
+    let dead = match resolved.link.state(now) {
+        LinkState::Active => None,
+        LinkState::Disabled => Some((ErrorCode::LinkDisabled, "this link was disabled")),
+        LinkState::Expired => Some((ErrorCode::LinkExpired, "this link has expired")),
     };
-    if !code_name.is_empty() {
+    if let Some((code_name, message)) = dead {
         // A dead link goes to the program's fallback page when it has one; no click is recorded.
         return match &resolved.program.fallback_url {
             Some(fallback) => found(fallback.as_str()),
@@ -163,8 +163,9 @@ pub async fn redirect(
 
     let at_ms = linkledger_core::clock::unix_ms(now);
     let click_id = ClickId::generate(at_ms);
-    let location = target::location(&resolved, uri.query(), &click_id)
-        .map_err(|reason| HttpError::new(StatusCode::GONE, "destination_not_allowed", reason))?;
+    let location = target::location(&resolved, uri.query(), &click_id).map_err(|reason| {
+        HttpError::new(StatusCode::GONE, ErrorCode::DestinationNotAllowed, reason)
+    })?;
 
     if method == Method::GET {
         let user_agent = header_str(&headers, header::USER_AGENT);
@@ -200,7 +201,7 @@ fn found(location: &str) -> Result<Response, HttpError> {
     let location = HeaderValue::from_str(location).map_err(|_| {
         HttpError::new(
             StatusCode::GONE,
-            "destination_not_allowed",
+            ErrorCode::DestinationNotAllowed,
             "destination is not a valid header",
         )
     })?;

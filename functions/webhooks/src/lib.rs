@@ -35,7 +35,7 @@ use linkledger_core::conversion::{ConversionEvent, Fact, Platform};
 use linkledger_core::ids::ProgramId;
 use linkledger_core::limits::{self, LimitError};
 use linkledger_core::signature::{verify_body_base64, verify_timestamped, SignatureError};
-use linkledger_http::{HttpError, Path};
+use linkledger_http::{ErrorCode, HttpError, Path};
 use linkledger_store::ports::Queue;
 use linkledger_store::Store;
 
@@ -110,25 +110,28 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     HttpError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
+                        ErrorCode::PayloadTooLarge,
                         format!("the body is larger than {MAX_BODY_BYTES} bytes"),
                     )
                 } else {
-                    HttpError::bad_request("invalid_request", "the request body could not be read")
+                    HttpError::bad_request(
+                        ErrorCode::InvalidRequest,
+                        "the request body could not be read",
+                    )
                 }
             })
     }
 }
 
 fn malformed(field: BadField) -> HttpError {
-    HttpError::bad_request("malformed_body", field.to_string())
+    HttpError::bad_request(ErrorCode::MalformedBody, field.to_string())
 }
 
 fn signature_error(err: SignatureError) -> HttpError {
     let code = match err {
-        SignatureError::Stale { .. } => "stale_signature",
-        SignatureError::Missing => "missing_signature",
-        SignatureError::Malformed | SignatureError::Mismatch => "bad_signature",
+        SignatureError::Stale { .. } => ErrorCode::StaleSignature,
+        SignatureError::Missing => ErrorCode::MissingSignature,
+        SignatureError::Malformed | SignatureError::Mismatch => ErrorCode::BadSignature,
     };
     HttpError::new(StatusCode::UNAUTHORIZED, code, err.to_string())
 }
@@ -158,7 +161,7 @@ async fn ingest(
         .ok_or_else(|| {
             HttpError::new(
                 StatusCode::UNAUTHORIZED,
-                "webhook_not_configured",
+                ErrorCode::WebhookNotConfigured,
                 format!("no {} secret is set for this program", platform.as_str()),
             )
         })?;
@@ -207,9 +210,9 @@ async fn ingest(
         };
         event
             .check_bounds(now)
-            .map_err(|reason| HttpError::bad_request("malformed_body", reason))?;
+            .map_err(|reason| HttpError::bad_request(ErrorCode::MalformedBody, reason))?;
         let message = serde_json::to_string(&event)
-            .map_err(|e| HttpError::bad_request("malformed_body", e.to_string()))?;
+            .map_err(|e| HttpError::bad_request(ErrorCode::MalformedBody, e.to_string()))?;
         messages.push((event.delivery_id, message));
     }
     let mut deliveries = Vec::new();
