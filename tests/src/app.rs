@@ -352,27 +352,27 @@ impl TestApp {
     }
 }
 
-/// Runs one async test body against SQLite and against DynamoDB on the emulator:
-/// `on_both_backends!(name, |app| async move { ... });`
+/// Runs plain `async fn name(app: TestApp)` tests against SQLite and against DynamoDB on the
+/// emulator: `on_both_backends!(name);` after the function (or several names at once) makes
+/// the tests `name::sqlite` and `name::dynamodb`. The bodies are ordinary functions, so rustfmt
+/// formats them.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name($crate::app::TestApp::sqlite().await).await;
+                }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let app = $crate::app::TestApp::sqlite().await;
-                ($body)(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn dynamodb() {
-                if let Some(app) = $crate::app::TestApp::aws().await {
-                    ($body)(app).await;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn dynamodb() {
+                    if let Some(app) = $crate::app::TestApp::aws().await {
+                        super::$name(app).await;
+                    }
                 }
             }
-        }
+        )+
     };
 }

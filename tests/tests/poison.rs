@@ -73,97 +73,93 @@ async fn booked_orders(app: &TestApp, program: &str) -> Vec<String> {
     orders
 }
 
-on_both_backends!(
-    a_poison_message_between_good_ones_is_parked_while_every_good_one_books,
-    |app: TestApp| async move {
-        let (program, creator, secret) = shop(&app).await;
-        sell(&app, &program, &secret, "good-1").await;
-        sell(&app, &program, &secret, "good-2").await;
-        app.queue
-            .send(&poison(&program, "poison-1"))
+async fn a_poison_message_between_good_ones_is_parked_while_every_good_one_books(app: TestApp) {
+    let (program, creator, secret) = shop(&app).await;
+    sell(&app, &program, &secret, "good-1").await;
+    sell(&app, &program, &secret, "good-2").await;
+    app.queue
+        .send(&poison(&program, "poison-1"))
+        .await
+        .expect("queued");
+    sell(&app, &program, &secret, "good-3").await;
+    sell(&app, &program, &secret, "good-4").await;
+
+    // The consumer takes all five in one batch; the poison is released at once each time,
+    // so three drains move it to the dead-letter queue.
+    let options = ConsumerOptions {
+        batch: 10,
+        consumers: 1,
+        retry_delay: Duration::from_secs(1),
+        ..ConsumerOptions::default()
+    };
+    let drained = linkledger_worker::drain(&app.store, app.queue.as_ref(), &options)
+        .await
+        .expect("the queue answers");
+    assert_eq!(drained.done, 4, "{drained:?}");
+    assert_eq!(drained.poisoned, MAX_RECEIVES as usize, "{drained:?}");
+
+    assert_eq!(
+        booked_orders(&app, &program).await,
+        ["good-1", "good-2", "good-3", "good-4"]
+    );
+    let ledger = app
+        .all_pages(&format!("/api/ledger?creator={creator}"))
+        .await;
+    assert_eq!(ledger.len(), 4, "one accrual per good sale");
+
+    let mut dead = Vec::new();
+    for _ in 0..20 {
+        dead = app
+            .queue
+            .receive_dead(10, Duration::from_secs(30))
             .await
-            .expect("queued");
-        sell(&app, &program, &secret, "good-3").await;
-        sell(&app, &program, &secret, "good-4").await;
-
-        // The consumer takes all five in one batch; the poison is released at once each time,
-        // so three drains move it to the dead-letter queue.
-        let options = ConsumerOptions {
-            batch: 10,
-            consumers: 1,
-            retry_delay: Duration::from_secs(1),
-            ..ConsumerOptions::default()
-        };
-        let drained = linkledger_worker::drain(&app.store, app.queue.as_ref(), &options)
-            .await
-            .expect("the queue answers");
-        assert_eq!(drained.done, 4, "{drained:?}");
-        assert_eq!(drained.poisoned, MAX_RECEIVES as usize, "{drained:?}");
-
-        assert_eq!(
-            booked_orders(&app, &program).await,
-            ["good-1", "good-2", "good-3", "good-4"]
-        );
-        let ledger = app
-            .all_pages(&format!("/api/ledger?creator={creator}"))
-            .await;
-        assert_eq!(ledger.len(), 4, "one accrual per good sale");
-
-        let mut dead = Vec::new();
-        for _ in 0..20 {
-            dead = app
-                .queue
-                .receive_dead(10, Duration::from_secs(30))
-                .await
-                .expect("the dead-letter queue answers");
-            if !dead.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            .expect("the dead-letter queue answers");
+        if !dead.is_empty() {
+            break;
         }
-        assert_eq!(
-            dead.len(),
-            1,
-            "the poison is parked in the dead-letter queue"
-        );
-        assert!(dead[0].body.contains("poison-1"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-);
+    assert_eq!(
+        dead.len(),
+        1,
+        "the poison is parked in the dead-letter queue"
+    );
+    assert!(dead[0].body.contains("poison-1"));
+}
+on_both_backends!(a_poison_message_between_good_ones_is_parked_while_every_good_one_books);
 
 fn sqs_record(id: &str, body: String) -> Value {
     json!({"messageId": id, "receiptHandle": id, "body": body, "attributes": {},
            "messageAttributes": {}, "eventSource": "aws:sqs"})
 }
 
-on_both_backends!(
-    lambdas_batch_reports_only_the_poison_as_a_failure,
-    |app: TestApp| async move {
-        let (program, _creator, secret) = shop(&app).await;
-        sell(&app, &program, &secret, "good-1").await;
-        sell(&app, &program, &secret, "good-2").await;
-        let good = app
-            .queue
-            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
-            .await
-            .expect("the queued sales");
-        assert_eq!(good.len(), 2);
-        let event: SqsEvent = serde_json::from_value(json!({"Records": [
-            sqs_record("m-good-1", good[0].body.clone()),
-            sqs_record("m-poison", poison(&program, "poison-1")),
-            sqs_record("m-good-2", good[1].body.clone()),
-            sqs_record("m-garbage", "{\"not\": \"an event\"}".into()),
-        ]}))
-        .expect("an SQS event");
-        let response = linkledger_worker::handle_sqs_batch(&app.store, event).await;
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        assert_eq!(failed, ["m-poison", "m-garbage"]);
-        assert_eq!(booked_orders(&app, &program).await, ["good-1", "good-2"]);
-    }
-);
+async fn lambdas_batch_reports_only_the_poison_as_a_failure(app: TestApp) {
+    let (program, _creator, secret) = shop(&app).await;
+    sell(&app, &program, &secret, "good-1").await;
+    sell(&app, &program, &secret, "good-2").await;
+    let good = app
+        .queue
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .expect("the queued sales");
+    assert_eq!(good.len(), 2);
+    let event: SqsEvent = serde_json::from_value(json!({"Records": [
+        sqs_record("m-good-1", good[0].body.clone()),
+        sqs_record("m-poison", poison(&program, "poison-1")),
+        sqs_record("m-good-2", good[1].body.clone()),
+        sqs_record("m-garbage", "{\"not\": \"an event\"}".into()),
+    ]}))
+    .expect("an SQS event");
+    let response = linkledger_worker::handle_sqs_batch(&app.store, event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m-poison", "m-garbage"]);
+    assert_eq!(booked_orders(&app, &program).await, ["good-1", "good-2"]);
+}
+on_both_backends!(lambdas_batch_reports_only_the_poison_as_a_failure);
 
 #[tokio::test]
 async fn an_event_outside_the_bounds_is_poison_not_a_panic() {
@@ -176,58 +172,56 @@ async fn an_event_outside_the_bounds_is_poison_not_a_panic() {
     }
 }
 
-on_both_backends!(
-    an_order_too_large_once_converted_is_held_not_poisoned,
-    |app: TestApp| async move {
-        let (program, _creator, secret) = shop(&app).await;
-        let reply = app
-            .call(
-                http::Method::PUT,
-                &format!("/api/programs/{program}/fx-rates"),
-                Some(&app.admin),
-                Some(json!({"rates": {"EUR": "99999999"}})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-        // Within the amount bound as the shop reports it (just under 10^13 minor units), far
-        // past it in dollars at that rate.
-        let body = json!({
-            "event": "sale", "order_id": "huge-1", "amount": "99999999999.99", "currency": "EUR",
-            "coupon": "ANNA10", "occurred_at": rfc3339_in(-60)
-        })
-        .to_string()
-        .into_bytes();
-        let reply = app
-            .deliver(
-                &format!("/postback/{program}"),
-                &postback_headers(&secret, &body, now_unix()),
-                &body,
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-        let drained = app.drain().await;
-        assert_eq!((drained.done, drained.poisoned), (1, 0), "{drained:?}");
-        let held = app
-            .all_pages(&format!("/api/conversions?program={program}&status=held"))
-            .await;
-        assert_eq!(held.len(), 1, "{held:?}");
-        assert_eq!(held[0]["hold_reasons"], json!(["amount_out_of_range"]));
-        let id = held[0]["id"].as_str().unwrap_or_default();
-        let approve = app
-            .post(
-                &format!("/api/conversions/{id}/approve"),
-                &app.admin,
-                json!({}),
-            )
-            .await;
-        assert_eq!(approve.status, StatusCode::BAD_REQUEST, "{}", approve.json);
-        let reject = app
-            .post(
-                &format!("/api/conversions/{id}/reject"),
-                &app.admin,
-                json!({}),
-            )
-            .await;
-        assert_eq!(reject.status, StatusCode::OK, "{}", reject.json);
-    }
-);
+async fn an_order_too_large_once_converted_is_held_not_poisoned(app: TestApp) {
+    let (program, _creator, secret) = shop(&app).await;
+    let reply = app
+        .call(
+            http::Method::PUT,
+            &format!("/api/programs/{program}/fx-rates"),
+            Some(&app.admin),
+            Some(json!({"rates": {"EUR": "99999999"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    // Within the amount bound as the shop reports it (just under 10^13 minor units), far
+    // past it in dollars at that rate.
+    let body = json!({
+        "event": "sale", "order_id": "huge-1", "amount": "99999999999.99", "currency": "EUR",
+        "coupon": "ANNA10", "occurred_at": rfc3339_in(-60)
+    })
+    .to_string()
+    .into_bytes();
+    let reply = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(&secret, &body, now_unix()),
+            &body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let drained = app.drain().await;
+    assert_eq!((drained.done, drained.poisoned), (1, 0), "{drained:?}");
+    let held = app
+        .all_pages(&format!("/api/conversions?program={program}&status=held"))
+        .await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["hold_reasons"], json!(["amount_out_of_range"]));
+    let id = held[0]["id"].as_str().unwrap_or_default();
+    let approve = app
+        .post(
+            &format!("/api/conversions/{id}/approve"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(approve.status, StatusCode::BAD_REQUEST, "{}", approve.json);
+    let reject = app
+        .post(
+            &format!("/api/conversions/{id}/reject"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reject.status, StatusCode::OK, "{}", reject.json);
+}
+on_both_backends!(an_order_too_large_once_converted_is_held_not_poisoned);
