@@ -175,7 +175,7 @@ fn settlement_lambda_tells_its_two_event_sources_apart() {
 async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_failing_creator() {
     use linkledger_core::audit::{Actor, AuditEntry};
     use linkledger_core::ids::{CreatorId, ProgramId};
-    use linkledger_core::ledger::{EntryKind, LedgerEntry};
+    use linkledger_core::ledger::LedgerEntry;
     use linkledger_core::money::{Currency, Money};
     use linkledger_settlement::{handle_chunks, handle_schedule, Queues, SettleRequest};
 
@@ -186,14 +186,11 @@ async fn settlement_lambda_settles_chunks_of_both_date_forms_and_isolates_a_fail
     let usd = Currency::parse("USD").unwrap();
     let three_days_ago = time::OffsetDateTime::now_utc() - time::Duration::days(3);
     let entry = |creator: &str, minor: i64| {
-        LedgerEntry::new(
+        LedgerEntry::adjustment(
             CreatorId::parse(creator).unwrap(),
             ProgramId::parse(&program).unwrap(),
-            EntryKind::Adjustment,
             Money::from_minor(minor, usd),
-            None,
             three_days_ago,
-            None,
         )
     };
     let audit = || {

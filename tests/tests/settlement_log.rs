@@ -5,7 +5,7 @@ use time::Duration;
 use linkledger_core::audit::{Actor, AuditEntry};
 use linkledger_core::creator::{email_hash, Creator};
 use linkledger_core::ids::{CreatorId, ProgramId};
-use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::ledger::LedgerEntry;
 use linkledger_core::money::{Currency, Money};
 use linkledger_store::settlement::{settle, RunStatus};
 use linkledger_store::Store;
@@ -73,14 +73,11 @@ fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
         let three_days_ago = time::OffsetDateTime::now_utc() - Duration::days(3);
         let entries: Vec<LedgerEntry> = (0..101)
             .map(|_| {
-                LedgerEntry::new(
+                LedgerEntry::adjustment(
                     creator.id.clone(),
                     program.clone(),
-                    EntryKind::Adjustment,
                     Money::from_minor(linkledger_core::limits::MAX_AMOUNT_MINOR, usd),
-                    None,
                     three_days_ago,
-                    None,
                 )
             })
             .collect();

@@ -237,14 +237,11 @@ impl History {
         let entries: Vec<LedgerEntry> = amounts
             .iter()
             .map(|&minor| {
-                LedgerEntry::new(
+                LedgerEntry::adjustment(
                     self.creators[creator].0.clone(),
                     self.program.clone(),
-                    EntryKind::Adjustment,
                     Money::from_minor(minor, self.usd),
-                    None,
                     at,
-                    None,
                 )
                 .with_note("generated")
             })

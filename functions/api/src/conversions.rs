@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use linkledger_core::conversion::{Conversion, ConversionId, ConversionStatus};
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
-use linkledger_store::booking::{decide, DecisionError};
+use linkledger_store::booking::{decide, Decision, DecisionError};
 use linkledger_store::ConversionFilter;
 
 use crate::auth::Caller;
@@ -144,11 +144,11 @@ async fn decide_on(
     state: &ApiState,
     caller: &Caller,
     id: &str,
-    approve: bool,
+    decision: Decision,
 ) -> Result<Json<wire::conversions::Conversion>, HttpError> {
     caller.admin()?;
     let conversion = visible_conversion(state, caller, id).await?;
-    match decide(&state.store, &conversion.id, approve, &caller.actor()).await {
+    match decide(&state.store, &conversion.id, decision, &caller.actor()).await {
         Ok(decided) => Ok(Json((&decided).into())),
         Err(DecisionError::NotFound) => Err(HttpError::not_found("no such conversion")),
         Err(e @ DecisionError::NotHeld(_)) => Err(HttpError::new(
@@ -178,7 +178,7 @@ pub async fn approve_conversion(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<wire::conversions::Conversion>, HttpError> {
-    decide_on(&state, &caller, &id, true).await
+    decide_on(&state, &caller, &id, Decision::Approve).await
 }
 
 #[utoipa::path(post, path = "/api/conversions/{id}/reject", tag = "conversions", security(("bearer" = [])),
@@ -190,5 +190,5 @@ pub async fn reject_conversion(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<wire::conversions::Conversion>, HttpError> {
-    decide_on(&state, &caller, &id, false).await
+    decide_on(&state, &caller, &id, Decision::Reject).await
 }

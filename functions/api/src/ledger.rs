@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::ids::CreatorId;
-use linkledger_core::ledger::{balances, EntryKind, LedgerEntry};
+use linkledger_core::ledger::{balances, LedgerEntry};
 use linkledger_core::money::MoneyError;
 use linkledger_http::{ErrorCode, HttpError, Json, Query};
 
@@ -180,16 +180,8 @@ pub async fn create_adjustment(
         ));
     }
     let now = state.store.now();
-    let entry = LedgerEntry::new(
-        input.creator_id,
-        program.id,
-        EntryKind::Adjustment,
-        input.amount,
-        None,
-        now,
-        None,
-    )
-    .with_note(note);
+    let entry =
+        LedgerEntry::adjustment(input.creator_id, program.id, input.amount, now).with_note(note);
     let audit = AuditEntry::new(
         state.store.now(),
         &caller.actor(),

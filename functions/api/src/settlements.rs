@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 
 use linkledger_core::api_key::Role;
 use linkledger_core::audit::AuditEntry;
-use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::ledger::LedgerEntry;
 use linkledger_core::money::Currency;
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::StoreError;
@@ -187,7 +187,7 @@ pub async fn report_csv(
             l.owed.to_decimal_string(),
             l.balance.map(|b| b.to_decimal_string()).unwrap_or_default(),
             l.entries_settled.to_string(),
-            l.payout_id.clone().unwrap_or_default(),
+            l.payout_id.as_ref().map(ToString::to_string).unwrap_or_default(),
             line_status(l.status).to_string(),
             l.failure.clone().unwrap_or_default(),
         ]);
@@ -256,7 +256,7 @@ pub async fn paypal_csv(
                 l.payout_email.clone(),
                 l.amount.to_decimal_string(),
                 l.currency.to_string(),
-                l.payout_id.clone().unwrap_or_default(),
+                l.payout_id.as_ref().map(ToString::to_string).unwrap_or_default(),
                 format!("Commission settled {}", l.date),
                 "PAYPAL".to_string(),
             ]
@@ -407,14 +407,11 @@ pub async fn mark_failed(
             p.failure = Some(reason.clone());
             // Listed under the program of the payout's own entry.
             Ok(Some(
-                LedgerEntry::new(
+                LedgerEntry::adjustment(
                     p.creator_id.clone(),
                     p.program_id.clone(),
-                    EntryKind::Adjustment,
                     p.amount,
-                    None,
                     state.store.now(),
-                    None,
                 )
                 .with_note(format!("payout {} failed: {reason}", p.id)),
             ))

@@ -1,4 +1,5 @@
-//! Identifiers, each parsed once at the edge: program and creator ids, link codes, click ids.
+//! Identifiers, each parsed once at the edge: program and creator ids, link codes, click ids,
+//! ledger entry ids and payout ids.
 
 use std::fmt;
 
@@ -6,6 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use time::Date;
+
+use crate::money::Currency;
 
 /// `bytes` random bytes from the OS-seeded CSPRNG, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
@@ -149,8 +154,38 @@ impl LinkCode {
 string_id_impls!(LinkCode);
 
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-const CLICK_TIME_CHARS: usize = 10;
-const CLICK_RANDOM_CHARS: usize = 20;
+const TIME_CHARS: usize = 10;
+const RANDOM_CHARS: usize = 20;
+
+/// The time part every time-ordered id made at `unix_millis` starts with: 10 characters of
+/// lower-case Crockford base32, so ids compare like their times.
+fn time_part(unix_millis: i64) -> String {
+    let time = u64::try_from(unix_millis).unwrap_or_default();
+    (0..TIME_CHARS as u32)
+        .rev()
+        .map(|i| {
+            CROCKFORD[(time.checked_shr(i.saturating_mul(5)).unwrap_or(0) & 31) as usize] as char
+        })
+        .collect()
+}
+
+/// A time-ordered id made at `unix_millis`: its time part, then 20 characters (100 bits) from
+/// the OS-seeded CSPRNG.
+fn time_ordered(unix_millis: i64) -> String {
+    let mut out = time_part(unix_millis);
+    let mut random = [0u8; RANDOM_CHARS];
+    rand::rng().fill_bytes(&mut random);
+    out.extend(
+        random
+            .iter()
+            .map(|b| CROCKFORD[usize::from(*b & 31)] as char),
+    );
+    out
+}
+
+fn is_time_ordered(text: &str) -> bool {
+    text.len() == TIME_CHARS + RANDOM_CHARS && text.bytes().all(|b| CROCKFORD.contains(&b))
+}
 
 /// A click id: 10 characters of millisecond time then 20 of randomness (100 bits), lower-case
 /// Crockford base32. Sorting ids sorts clicks by time (so inserts append to the B-tree), and
@@ -161,32 +196,15 @@ pub struct ClickId(String);
 impl ClickId {
     /// The time part every click id made at `unix_millis` starts with; ids compare like times.
     pub fn time_prefix(unix_millis: i64) -> String {
-        let time = u64::try_from(unix_millis).unwrap_or_default();
-        (0..CLICK_TIME_CHARS as u32)
-            .rev()
-            .map(|i| {
-                CROCKFORD[(time.checked_shr(i.saturating_mul(5)).unwrap_or(0) & 31) as usize]
-                    as char
-            })
-            .collect()
+        time_part(unix_millis)
     }
 
     pub fn generate(unix_millis: i64) -> Self {
-        let mut out = Self::time_prefix(unix_millis);
-        let mut random = [0u8; CLICK_RANDOM_CHARS];
-        rand::rng().fill_bytes(&mut random);
-        out.extend(
-            random
-                .iter()
-                .map(|b| CROCKFORD[usize::from(*b & 31)] as char),
-        );
-        Self(out)
+        Self(time_ordered(unix_millis))
     }
 
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        if text.len() == CLICK_TIME_CHARS + CLICK_RANDOM_CHARS
-            && text.bytes().all(|b| CROCKFORD.contains(&b))
-        {
+        if is_time_ordered(text) {
             Ok(Self(text.to_string()))
         } else {
             Err(id_error(
@@ -198,6 +216,65 @@ impl ClickId {
 }
 
 string_id_impls!(ClickId);
+
+/// A ledger entry's id: time-ordered like a click id (the same 30 characters, written the same
+/// way, so entries stored before this type existed read back), so a creator's ledger lists in
+/// the order its entries were booked.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct EntryId(String);
+
+impl EntryId {
+    /// A new id for an entry booked at `unix_millis` (the flow's clock).
+    pub fn generate(unix_millis: i64) -> Self {
+        Self(time_ordered(unix_millis))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        if is_time_ordered(text) {
+            Ok(Self(text.to_string()))
+        } else {
+            Err(id_error(
+                "ledger entry id",
+                "expected 30 lower-case base32 characters",
+            ))
+        }
+    }
+}
+
+string_id_impls!(EntryId);
+
+/// A payout's id: `pay_` and 24 lower-case hex characters, derived from the settlement line it
+/// pays (date, creator, currency), so a line can only ever make one payout. At most 30
+/// characters, as PayPal's batch file wants for its item id.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PayoutId(String);
+
+impl PayoutId {
+    /// The id of the payout of `creator`'s `currency` line of `date`.
+    pub fn for_line(date: Date, creator: &CreatorId, currency: Currency) -> Self {
+        let digest = Sha256::digest(format!("{date}\0{creator}\0{currency}").as_bytes());
+        Self(format!("pay_{}", &hex::encode(digest)[..24]))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let valid = text.strip_prefix("pay_").is_some_and(|rest| {
+            rest.len() == 24
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        });
+        if valid {
+            Ok(Self(text.to_string()))
+        } else {
+            Err(id_error(
+                "payout id",
+                "expected pay_ followed by 24 lower-case hex characters",
+            ))
+        }
+    }
+}
+
+string_id_impls!(PayoutId);
 
 #[cfg(test)]
 mod tests {
@@ -240,5 +317,49 @@ mod tests {
         let p = ProgramId::generate();
         assert!(ProgramId::parse(p.as_str()).is_ok());
         assert!(CreatorId::parse(p.as_str()).is_err());
+    }
+
+    #[test]
+    fn entry_ids_are_time_ordered_and_read_the_ids_stored_before_them() {
+        let a = EntryId::generate(1_700_000_000_000);
+        let b = EntryId::generate(1_700_000_000_001);
+        assert!(a < b);
+        assert_ne!(EntryId::generate(5), EntryId::generate(5));
+        assert_eq!(EntryId::parse(a.as_str()).unwrap(), a);
+        // Entries used to take click ids: the same text, so they still parse.
+        let old = ClickId::generate(1_700_000_000_000).to_string();
+        assert_eq!(EntryId::parse(&old).unwrap().to_string(), old);
+        assert!(a
+            .as_str()
+            .starts_with(&ClickId::time_prefix(1_700_000_000_000)));
+        assert!(EntryId::parse("pay_0123456789abcdef01234567").is_err());
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, format!("\"{a}\""));
+        assert_eq!(serde_json::from_str::<EntryId>(&json).unwrap(), a);
+        assert!(serde_json::from_str::<EntryId>("\"short\"").is_err());
+    }
+
+    #[test]
+    fn payout_ids_are_derived_from_their_line_and_written_as_before() {
+        let anna = CreatorId::parse("cre_anna000000000000000000").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let date = time::macros::date!(2026 - 11 - 27);
+        let id = PayoutId::for_line(date, &anna, usd);
+        assert_eq!(id, PayoutId::for_line(date, &anna, usd));
+        assert_ne!(id, PayoutId::for_line(date.next_day().unwrap(), &anna, usd));
+        // The derivation as it was (settlement::payout_id): the same text for the same line.
+        let digest = Sha256::digest(format!("{date}\0{anna}\0{usd}").as_bytes());
+        assert_eq!(id.as_str(), format!("pay_{}", &hex::encode(digest)[..24]));
+        assert_eq!(id.as_str().len(), 28);
+        assert_eq!(PayoutId::parse(id.as_str()).unwrap(), id);
+        assert!(PayoutId::parse("pay_0123456789abcdef01234567").is_ok());
+        for bad in [
+            "pay_0123",
+            "pay_0123456789ABCDEF01234567",
+            "0123456789abcdef01234567xxxx",
+        ] {
+            assert!(PayoutId::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
     }
 }

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use crate::conversion::ConversionId;
+use crate::conversion::{Conversion, ConversionId};
 use crate::fx::AppliedRate;
-use crate::ids::{ClickId, CreatorId, ProgramId};
+use crate::ids::{CreatorId, EntryId, ProgramId};
 use crate::money::{Currency, Money, MoneyError};
+use crate::settlement::{self, Payout};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,7 +27,7 @@ pub enum EntryKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// Time-ordered id.
-    pub id: String,
+    pub id: EntryId,
     pub creator_id: CreatorId,
     pub program_id: ProgramId,
     pub kind: EntryKind,
@@ -47,29 +48,121 @@ pub struct LedgerEntry {
     pub note: Option<String>,
 }
 
+/// Every entry is made by one of these constructors, each taking the flow's time (`now`: the
+/// entry's `created_at`, and the time part of its id); no clock is read here.
 impl LedgerEntry {
-    pub fn new(
+    fn made(
         creator_id: CreatorId,
         program_id: ProgramId,
         kind: EntryKind,
         amount: Money,
-        conversion_id: Option<ConversionId>,
         available_at: OffsetDateTime,
-        fx: Option<AppliedRate>,
+        now: OffsetDateTime,
     ) -> Self {
-        let created_at = OffsetDateTime::now_utc();
         Self {
-            id: ClickId::generate(crate::clock::unix_ms(created_at)).to_string(),
+            id: EntryId::generate(crate::clock::unix_ms(now)),
             creator_id,
             program_id,
             kind,
             amount,
-            conversion_id,
+            conversion_id: None,
             available_at,
-            created_at,
-            fx,
+            created_at: now,
+            fx: None,
             note: None,
         }
+    }
+
+    /// The commission `conversion` earns `creator`: its whole commission, payable when the
+    /// conversion is (`available_at`), with the exchange rate it was priced at.
+    pub fn accrual(creator: &CreatorId, conversion: &Conversion, now: OffsetDateTime) -> Self {
+        Self {
+            conversion_id: Some(conversion.id.clone()),
+            fx: conversion.fx,
+            ..Self::made(
+                creator.clone(),
+                conversion.program_id.clone(),
+                EntryKind::Accrual,
+                conversion.commission,
+                conversion.available_at,
+                now,
+            )
+        }
+    }
+
+    /// A day's per-click commission of `creator` in `program` (the settlement's roll-up):
+    /// `amount`, payable at `available_at`; `note` says how many clicks it pays.
+    pub fn click_accrual(
+        creator: CreatorId,
+        program: ProgramId,
+        amount: Money,
+        available_at: OffsetDateTime,
+        note: String,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self::made(
+            creator,
+            program,
+            EntryKind::Accrual,
+            amount,
+            available_at,
+            now,
+        )
+        .with_note(note)
+    }
+
+    /// Takes `reversed` (positive: what a refund takes back) of `conversion`'s commission
+    /// from `creator`, payable at `available_at` ([`crate::booking::reversal`] decides both).
+    pub fn reversal(
+        creator: &CreatorId,
+        conversion: &Conversion,
+        reversed: Money,
+        available_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Self, MoneyError> {
+        let amount = Money::zero(reversed.currency()).checked_sub(reversed)?;
+        Ok(Self {
+            conversion_id: Some(conversion.id.clone()),
+            fx: conversion.fx,
+            ..Self::made(
+                creator.clone(),
+                conversion.program_id.clone(),
+                EntryKind::Reversal,
+                amount,
+                available_at,
+                now,
+            )
+        })
+    }
+
+    /// The negative entry of `payout`, listed under its program. It belongs to the payout's
+    /// date: available just before that date's cutoff, so every later run's sum includes it
+    /// (and no earlier date's can).
+    pub fn payout(payout: &Payout, now: OffsetDateTime) -> Result<Self, MoneyError> {
+        let amount = Money::zero(payout.amount.currency()).checked_sub(payout.amount)?;
+        let available_at = settlement::cutoff(payout.date)
+            .checked_sub(Duration::microseconds(1))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self::made(
+            payout.creator_id.clone(),
+            payout.program_id.clone(),
+            EntryKind::Payout,
+            amount,
+            available_at,
+            now,
+        )
+        .with_note(format!("payout {} of {}", payout.id, payout.date)))
+    }
+
+    /// A manual correction of `amount` (either sign), payable at once (`now`). Say why with
+    /// [`LedgerEntry::with_note`].
+    pub fn adjustment(
+        creator: CreatorId,
+        program: ProgramId,
+        amount: Money,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self::made(creator, program, EntryKind::Adjustment, amount, now, now)
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {

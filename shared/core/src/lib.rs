@@ -12,6 +12,7 @@
 pub mod api_key;
 pub mod attribution;
 pub mod audit;
+pub mod booking;
 pub mod click;
 pub mod clock;
 pub mod commission;

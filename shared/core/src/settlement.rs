@@ -1,6 +1,8 @@
 //! Settlement records and rules (flow 4): the run, its lines and totals, payouts, a creator's
-//! settlement state, the cutoff and which dates may be settled. The run itself (reading the
-//! ledger, writing lines and payouts) is the store crate's `settlement` module.
+//! settlement state, the cutoff and which dates may be settled, and the pure decisions of a run:
+//! what a line comes to ([`decide_line`]) and what a day's clicks earn ([`ClickDay`]). The run
+//! itself (reading the ledger, writing lines and payouts) is the store crate's `settlement`
+//! module: it gathers each line's facts, calls [`decide_line`] with the time, and writes once.
 //!
 //! Nightly settlement (flow 4): for one UTC date, every creator's available balance per currency
 //! is paid out when it reaches the program's minimum, or carried to the next run.
@@ -29,14 +31,17 @@
 //! ([`roll_up_clicks`]), once per (date, program, creator); a program whose roll-up fails is
 //! recorded on the run and retried the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, Duration, OffsetDateTime, Time};
 
-use crate::ids::{CreatorId, ProgramId};
-use crate::money::{Currency, Money};
+use crate::click::Click;
+use crate::creator::Creator;
+use crate::ids::{ClickId, CreatorId, PayoutId, ProgramId};
+use crate::ledger::{EntryKind, LedgerEntry};
+use crate::money::{Currency, Money, MoneyError};
+use crate::program::{ClickCommission, Program};
 
 /// Dates on the wire and in stored records: ISO 8601 `YYYY-MM-DD` strings (the OpenAPI
 /// `format: date`). Records written before this rule hold `time`'s default form, a
@@ -280,7 +285,7 @@ pub struct SettlementLine {
     /// Ledger entries that became available since the creator's previous settlement.
     pub entries_settled: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payout_id: Option<String>,
+    pub payout_id: Option<PayoutId>,
     /// Why a failed line could not be settled (no personal data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -300,7 +305,7 @@ struct StoredLine {
     carried: Money,
     owed: Option<Money>,
     entries_settled: u64,
-    payout_id: Option<String>,
+    payout_id: Option<PayoutId>,
     failure: Option<String>,
 }
 
@@ -342,9 +347,8 @@ pub enum PayoutStatus {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
-    /// `pay_` and 24 hex characters, derived from (date, creator, currency): at most 30
-    /// characters, as PayPal's batch file wants for its item id.
-    pub id: String,
+    /// Derived from its line ([`PayoutId::for_line`]).
+    pub id: PayoutId,
     #[serde(with = "serde_date")]
     pub date: Date,
     pub creator_id: CreatorId,
@@ -381,9 +385,247 @@ pub struct SettleState {
     pub last_date: Option<Date>,
 }
 
-pub fn payout_id(date: Date, creator: &CreatorId, currency: Currency) -> String {
-    let digest = Sha256::digest(format!("{date}\0{creator}\0{currency}").as_bytes());
-    format!("pay_{}", &hex::encode(digest)[..24])
+/// What settling one (date, creator, currency) reads, in this order: the creator's state,
+/// then its ledger (so the ledger holds every payout of every run that committed before the
+/// state was read), and the line already written for the date.
+#[derive(Clone, Copy, Debug)]
+pub struct LineFacts<'a> {
+    pub date: Date,
+    pub creator: &'a Creator,
+    pub currency: Currency,
+    /// Every entry of the creator in `currency`.
+    pub entries: &'a [&'a LedgerEntry],
+    /// The creator's settlement state in `currency` (`None`: never settled).
+    pub state: Option<&'a SettleState>,
+    /// The status of the line already written for `date`, if any.
+    pub existing: Option<LineStatus>,
+    /// Every program's minimum payout.
+    pub min_payouts: &'a HashMap<ProgramId, Money>,
+}
+
+/// What one (date, creator, currency) writes, in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettledLine {
+    pub line: SettlementLine,
+    /// The creator's new state in the currency.
+    pub state: SettleState,
+    /// When the line pays: the payout and its negative ledger entry.
+    pub payout: Option<(Payout, LedgerEntry)>,
+}
+
+/// What a settlement line comes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineDecision {
+    /// A line of the date that did not fail is there (another run wrote it), or a later date's
+    /// run has settled the creator since (its sum held everything this line would pay).
+    AlreadySettled,
+    /// Nothing available, nothing new, nothing to replace: no line.
+    Nothing,
+    Settle(Box<SettledLine>),
+}
+
+/// Settles one creator's currency for a date at `now` (the module documentation has the
+/// rules): the balance at the cutoff is paid when it is positive and reaches the highest
+/// minimum payout among the programs of the creator's entries in the currency, and else
+/// carried (positive) or owed (negative). A failed line of the date is always replaced, even
+/// by an empty one. `Err` for a balance that cannot be computed (past the balance bound):
+/// that line fails.
+pub fn decide_line(facts: &LineFacts<'_>, now: OffsetDateTime) -> Result<LineDecision, MoneyError> {
+    let LineFacts {
+        date,
+        creator,
+        currency,
+        entries,
+        ..
+    } = *facts;
+    if facts
+        .existing
+        .is_some_and(|status| status != LineStatus::Failed)
+    {
+        return Ok(LineDecision::AlreadySettled);
+    }
+    let before = facts.state.cloned().unwrap_or_default();
+    if before.last_date.is_some_and(|last| last > date) {
+        return Ok(LineDecision::AlreadySettled);
+    }
+    let cutoff = cutoff(date);
+    let available: Vec<&LedgerEntry> = entries
+        .iter()
+        .copied()
+        .filter(|e| e.available_at < cutoff)
+        .collect();
+    let balance = balance_at(&available, currency)?;
+    let counted = available
+        .iter()
+        .filter(|e| e.kind != EntryKind::Payout)
+        .count() as u64;
+    let new_entries = counted.saturating_sub(before.entries_counted);
+    if balance.minor() == 0 && new_entries == 0 && facts.existing.is_none() {
+        return Ok(LineDecision::Nothing);
+    }
+    let minimum = entries
+        .iter()
+        .filter_map(|e| facts.min_payouts.get(&e.program_id))
+        .filter(|m| m.currency() == currency)
+        .map(Money::minor)
+        .max()
+        .unwrap_or(0);
+    // The payout entry is listed under the program of the latest entry it settles.
+    let program = available
+        .iter()
+        .rev()
+        .find(|e| e.kind != EntryKind::Payout)
+        .or(available.last())
+        .map(|e| e.program_id.clone());
+    let pays = balance.minor() > 0 && balance.minor() >= minimum;
+    let zero = Money::zero(currency);
+    let (carried, owed) = if pays {
+        (zero, zero)
+    } else {
+        split_carry(balance)
+    };
+    let mut line = SettlementLine {
+        date,
+        creator_id: creator.id.clone(),
+        payout_email: creator.payout_email.clone(),
+        currency,
+        status: if pays {
+            LineStatus::Paid
+        } else {
+            LineStatus::Carried
+        },
+        balance: Some(balance),
+        amount: if pays { balance } else { zero },
+        carried,
+        owed,
+        entries_settled: new_entries,
+        payout_id: None,
+        failure: None,
+    };
+    let payout = match (pays, program) {
+        (true, Some(program_id)) => {
+            let payout = Payout {
+                id: PayoutId::for_line(date, &creator.id, currency),
+                date,
+                creator_id: creator.id.clone(),
+                program_id,
+                payout_email: creator.payout_email.clone(),
+                amount: balance,
+                status: PayoutStatus::Pending,
+                created_at: now,
+                external_ref: None,
+                paid_on: None,
+                failure: None,
+            };
+            line.payout_id = Some(payout.id.clone());
+            let entry = LedgerEntry::payout(&payout, now)?;
+            Some((payout, entry))
+        }
+        _ => None,
+    };
+    Ok(LineDecision::Settle(Box::new(SettledLine {
+        line,
+        state: SettleState {
+            entries_counted: counted,
+            last_date: Some(date),
+        },
+        payout,
+    })))
+}
+
+/// The sum of `entries` (one currency), added in `i128` and bounded by
+/// [`crate::limits::MAX_BALANCE_MINOR`].
+pub fn balance_at(entries: &[&LedgerEntry], currency: Currency) -> Result<Money, MoneyError> {
+    let mut sum: i128 = 0;
+    for e in entries {
+        if e.amount.currency() != currency {
+            return Err(MoneyError::CurrencyMismatch {
+                left: currency,
+                right: e.amount.currency(),
+            });
+        }
+        sum = sum.saturating_add(i128::from(e.amount.minor()));
+    }
+    let minor = crate::limits::check_balance(sum).map_err(|_| MoneyError::BalanceTooLarge)?;
+    Ok(Money::from_minor(minor, currency))
+}
+
+/// The per-click commission of one program for one UTC day ([`ClickDay::accrual`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClickDay<'a> {
+    pub date: Date,
+    pub program: &'a Program,
+    pub plan: &'a ClickCommission,
+    /// The day's clicks are those of `[from_ms, to_ms)` (Unix milliseconds).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The day's accruals are payable at the end of the day plus the holding period.
+    pub available_at: OffsetDateTime,
+}
+
+impl<'a> ClickDay<'a> {
+    pub fn new(
+        date: Date,
+        program: &'a Program,
+        plan: &'a ClickCommission,
+    ) -> Result<Self, MoneyError> {
+        let day_end = cutoff(date);
+        let day_start = day_end
+            .checked_sub(Duration::days(1))
+            .ok_or(MoneyError::Overflow)?;
+        let ms = |t: OffsetDateTime| {
+            i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000))
+                .map_err(|_| MoneyError::Overflow)
+        };
+        let available_at = day_end
+            .checked_sub(Duration::microseconds(1))
+            .and_then(|t| t.checked_add(Duration::days(i64::from(program.holding_days))))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self {
+            date,
+            program,
+            plan,
+            from_ms: ms(day_start)?,
+            to_ms: ms(day_end)?,
+            available_at,
+        })
+    }
+
+    /// The accrual of `creator`'s `count` paid clicks of the day: capped at the plan's daily
+    /// cap, at the plan's amount each (`None` when nothing is paid). An amount past the
+    /// amount bound is `MoneyError::TooLarge`.
+    pub fn accrual(
+        &self,
+        creator: CreatorId,
+        count: u64,
+        now: OffsetDateTime,
+    ) -> Result<Option<LedgerEntry>, MoneyError> {
+        let paid = count.min(u64::from(self.plan.daily_cap));
+        if paid == 0 {
+            return Ok(None);
+        }
+        let amount = self
+            .plan
+            .amount
+            .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
+        crate::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+        Ok(Some(LedgerEntry::click_accrual(
+            creator,
+            self.program.id.clone(),
+            amount,
+            self.available_at,
+            format!("{paid} paid clicks on {} ({count} unique)", self.date),
+            now,
+        )))
+    }
+}
+
+/// The clicks of `clicks` that pay: unique (in `unique`) and not a bot's.
+pub fn paid_clicks(clicks: &[Click], unique: &HashSet<ClickId>) -> u64 {
+    clicks
+        .iter()
+        .filter(|c| !c.bot && unique.contains(&c.id))
+        .count() as u64
 }
 
 /// The end of `date` in UTC: entries available before it belong to that date's run.

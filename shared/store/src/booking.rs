@@ -1,29 +1,28 @@
-//! Booking: one conversion event in, one atomic write out (flow 3 of the brief).
+//! Booking: one conversion event in, one atomic write out (flow 3 of the brief). The rules are
+//! the core's (`linkledger_core::booking`, pure); this is their I/O half: gather the facts,
+//! decide with the store's clock, write once.
 //!
-//! For a sale or lead: dedupe (delivery id, then the order's business key), attribute, price
-//! (currency conversion with the program's configured rate, then the commission plan), hold
-//! when a fraud rule fires, and write the conversion, its dedupe records and its accrual in one
-//! transaction. For a refund: find the order (by id or alias), move its refunded total forward
-//! (cumulative or by refund id) and book the pro-rata reversal in one version-checked
-//! transaction. Concurrent attempts race on conditions; the loser re-reads and finds the
-//! winner's work, so every fact books exactly once.
-
-use time::{Duration, OffsetDateTime};
+//! For a sale or lead: dedupe (delivery id, then the order's business key), read what
+//! attribution needs, then what the picked creator's holds and pricing need, decide
+//! ([`decide_order`]), and write the conversion, its dedupe records, the click's use, the
+//! customer's first sale and its accrual in one transaction. For a refund: find the order (by
+//! id or alias), decide ([`decide_refund`]) and write in one version-checked transaction.
+//! Concurrent attempts race on conditions; the loser re-reads and finds the winner's work, so
+//! every fact books exactly once.
 
 use crate::ports::StoreError;
 use crate::{BookingConflict, BookingWrite, ClickUse, Customer, Store};
-use linkledger_core::attribution::{attribute, too_fast, Candidates, Winner};
 use linkledger_core::audit::{Actor, AuditEntry};
-use linkledger_core::click::Click;
-use linkledger_core::commission::{reversal_target, sale_commission};
+pub use linkledger_core::booking::Decision;
+use linkledger_core::booking::{
+    attribute_order, decide_hold, decide_order, decide_refund, needs_pricing, AttributionFacts,
+    CreatorFacts, FirstSale, HoldError, Order, OrderFacts, RefundDecision, Unbookable,
+};
 use linkledger_core::conversion::{
     Attribution, Conversion, ConversionEvent, ConversionId, ConversionKind, ConversionStatus, Fact,
-    HoldReason, LineItem, Refund, Refunded, Sale,
+    Platform, Refund,
 };
-use linkledger_core::creator::Enrolment;
-use linkledger_core::fx::AppliedRate;
-use linkledger_core::ids::{ClickId, CreatorId};
-use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::ids::{ClickId, ProgramId};
 use linkledger_core::money::{Money, MoneyError};
 use linkledger_core::program::Program;
 
@@ -71,8 +70,8 @@ impl From<StoreError> for BookingError {
     }
 }
 
-impl From<MoneyError> for BookingError {
-    fn from(e: MoneyError) -> Self {
+impl From<Unbookable> for BookingError {
+    fn from(e: Unbookable) -> Self {
         BookingError::Invalid(e.to_string())
     }
 }
@@ -108,20 +107,7 @@ pub async fn book_conversion(
         let attempt = match &event.fact {
             Fact::Sale(sale) => book_order(store, &program, event, &Order::sale(sale)).await?,
             Fact::Lead(lead) => {
-                let order = Order {
-                    key: format!("lead:{}", lead.order_id),
-                    order_id: lead.order_id.clone(),
-                    kind: ConversionKind::Lead,
-                    occurred_at: lead.occurred_at,
-                    net: Money::zero(program.currency),
-                    refund_basis: Money::zero(program.currency),
-                    aliases: &[],
-                    click_id: lead.click_id.as_deref(),
-                    coupons: &lead.coupons,
-                    email_hash: lead.customer_email_hash.as_deref(),
-                    customer_ref: None,
-                    lines: &[],
-                };
+                let order = Order::lead(lead, program.currency);
                 book_order(store, &program, event, &order).await?
             }
             Fact::Refund(refund) => book_refund(store, &program, event, refund).await?,
@@ -135,133 +121,91 @@ pub async fn book_conversion(
     ))
 }
 
-/// A sale or lead, with what booking needs of it.
-struct Order<'a> {
-    key: String,
-    order_id: String,
-    kind: ConversionKind,
-    occurred_at: OffsetDateTime,
-    net: Money,
-    refund_basis: Money,
-    aliases: &'a [String],
-    click_id: Option<&'a str>,
-    coupons: &'a [String],
-    email_hash: Option<&'a str>,
-    customer_ref: Option<&'a str>,
-    lines: &'a [LineItem],
-}
-
-impl<'a> Order<'a> {
-    fn sale(sale: &'a Sale) -> Self {
-        Order {
-            key: sale.order_id.clone(),
-            order_id: sale.order_id.clone(),
-            kind: if sale.renewal {
-                ConversionKind::Renewal
-            } else {
-                ConversionKind::Sale
-            },
-            occurred_at: sale.occurred_at,
-            net: sale.net,
-            refund_basis: sale.refund_basis,
-            aliases: &sale.aliases,
-            click_id: sale.click_id.as_deref(),
-            coupons: &sale.coupons,
-            email_hash: sale.customer_email_hash.as_deref(),
-            customer_ref: sale.customer_ref.as_deref(),
-            lines: &sale.lines,
+/// The facts of one sale or lead, read in two steps: what attribution needs, then (for the
+/// creator it picks, [`attribute_order`]) what holds, pricing and the customer record need.
+/// Returns the facts and the click's version as read (for the write's condition).
+async fn gather_order<'p>(
+    store: &Store,
+    program: &'p Program,
+    event: &ConversionEvent,
+    order: &Order<'_>,
+) -> Result<(OrderFacts<'p>, Option<u64>), BookingError> {
+    let mut attribution = AttributionFacts::default();
+    if order.kind == ConversionKind::Renewal {
+        attribution.customer = customer(store, program, event, order).await?;
+    } else {
+        if let Some(click_id) = order.click_id.and_then(|c| ClickId::parse(c.trim()).ok()) {
+            attribution.click = store.click(&click_id).await?;
+        }
+        for code in order.coupons {
+            if let Some(promo) = store.promo_code(&program.id, code).await? {
+                attribution.coupon = Some((code.clone(), promo.creator_id));
+                break;
+            }
         }
     }
-}
-
-/// The order's amounts in the program currency and what they earn.
-struct Priced {
-    program_net: Option<Money>,
-    fx: Option<AppliedRate>,
-    commission: Money,
-}
-
-/// Converts (with the program's rate, or not at all) and applies the plan. `None` when the
-/// order's currency has no configured rate. A converted net or a commission past the amount
-/// bound (a large order at a large rate, a fixed amount times a large quantity) is
-/// `MoneyError::TooLarge`: booking holds such an order instead of pricing it.
-fn price(
-    program: &Program,
-    kind: ConversionKind,
-    creator: Option<&CreatorId>,
-    enrolment: Option<&Enrolment>,
-    net: Money,
-    lines: &[LineItem],
-) -> Result<Option<Priced>, MoneyError> {
-    let zero = Money::zero(program.currency);
-    let (program_net, program_lines, fx) = if net.currency() == program.currency {
-        (net, lines.to_vec(), None)
-    } else {
-        let Some(rate) = program.fx_rates.get(&net.currency()) else {
-            return Ok(None);
-        };
-        let converted = lines
-            .iter()
-            .map(|l| {
-                Ok(LineItem {
-                    net: rate.convert(l.net, program.currency)?,
-                    ..l.clone()
-                })
-            })
-            .collect::<Result<Vec<_>, MoneyError>>()?;
-        let fx = AppliedRate {
-            from: net.currency(),
-            to: program.currency,
-            rate: *rate,
-        };
-        (rate.convert(net, program.currency)?, converted, Some(fx))
+    let attributed = attribute_order(program, order, &attribution);
+    let mut facts = OrderFacts {
+        program,
+        platform: event.platform,
+        attribution,
+        creator: None,
+        click_orders: 0,
     };
-    let commission = match (creator, kind) {
-        (None, _) => zero,
-        (Some(_), ConversionKind::Lead) => program.plan.lead.unwrap_or(zero),
-        (Some(creator), _) => sale_commission(
-            &program.plan,
-            creator,
-            enrolment.and_then(|e| e.rate_override.as_ref()),
-            program_net,
-            &program_lines,
-        )?,
+    let Some(creator) = attributed.creator else {
+        return Ok((facts, None));
     };
-    for amount in [program_net, commission] {
-        linkledger_core::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
+    let enrolment = store.enrolment(&program.id, &creator).await?;
+    // The creator's e-mail hash only matters against the order's.
+    let email_hash = match order.email_hash {
+        Some(_) => store.creator(&creator).await?.map(|c| c.email_hash),
+        None => None,
+    };
+    facts.creator = Some(CreatorFacts {
+        id: creator,
+        enrolment,
+        email_hash,
+    });
+    let mut click_version = None;
+    if let (Attribution::Click { click_id }, Some(_)) =
+        (&attributed.attribution, &facts.attribution.click)
+    {
+        let used = store.click_use(click_id).await?;
+        facts.click_orders = used.as_ref().map_or(0, |u| u.record.orders);
+        click_version = used.map(|u| u.version);
     }
-    Ok(Some(Priced {
-        program_net: Some(program_net),
-        fx,
-        commission,
-    }))
+    if order.kind == ConversionKind::Sale && order.customer_ref.is_some() {
+        facts.attribution.customer = customer(store, program, event, order).await?;
+    }
+    Ok((facts, click_version))
 }
 
-/// When an accrual of an order at `occurred_at` becomes payable. Checked: an event's time is
-/// bounded at the edge (`limits`), but a message is never trusted to have been checked.
-fn payable_from(
-    occurred_at: OffsetDateTime,
-    holding_days: u16,
-) -> Result<OffsetDateTime, BookingError> {
-    occurred_at
-        .checked_add(Duration::days(i64::from(holding_days)))
-        .ok_or_else(|| {
-            BookingError::Invalid("occurred_at plus the holding period is out of range".into())
-        })
+/// The stored first sale of the order's customer, if it has a customer ref and one.
+async fn customer(
+    store: &Store,
+    program: &Program,
+    event: &ConversionEvent,
+    order: &Order<'_>,
+) -> Result<Option<FirstSale>, BookingError> {
+    let Some(customer_ref) = order.customer_ref else {
+        return Ok(None);
+    };
+    Ok(store
+        .customer(&program.id, event.platform, customer_ref)
+        .await?
+        .map(|c| FirstSale {
+            creator_id: c.creator_id,
+            first_conversion: c.first_conversion,
+            first_sale_at: c.first_sale_at,
+        }))
 }
 
-/// `at` plus `months` calendar months (the day clamped to the target month's length).
-fn add_months(at: OffsetDateTime, months: u16) -> OffsetDateTime {
-    let total = i32::from(at.month() as u8)
-        .saturating_sub(1)
-        .saturating_add(i32::from(months));
-    let year = at.year().saturating_add(total.div_euclid(12));
-    let month =
-        time::Month::try_from(total.rem_euclid(12).saturating_add(1) as u8).unwrap_or(at.month());
-    let day = at.day().min(month.length(year));
-    time::Date::from_calendar_date(year, month, day)
-        .map(|date| at.replace_date(date))
-        .unwrap_or(at)
+fn delivery(program: &Program, event: &ConversionEvent) -> Option<(ProgramId, Platform, String)> {
+    Some((
+        program.id.clone(),
+        event.platform,
+        event.delivery_id.clone(),
+    ))
 }
 
 async fn book_order(
@@ -270,226 +214,43 @@ async fn book_order(
     event: &ConversionEvent,
     order: &Order<'_>,
 ) -> Result<Attempt, BookingError> {
-    let id = ConversionId::for_order(&program.id, &order.key);
-    if store.conversion(&id).await?.is_some() {
+    // The business-key dedupe is the conversion's id; reading it first spares the other reads.
+    if store
+        .conversion(&order.conversion_id(program))
+        .await?
+        .is_some()
+    {
         return Ok(Attempt::Done(Outcome::Duplicate));
     }
-
-    // Attribution.
-    let mut click: Option<Click> = None;
-    let (creator, attribution) = if order.kind == ConversionKind::Renewal {
-        renewal_creator(store, program, event, order).await?
-    } else {
-        if let Some(click_id) = order.click_id.and_then(|c| ClickId::parse(c.trim()).ok()) {
-            click = store.click(&click_id).await?;
-        }
-        let mut coupon = None;
-        for code in order.coupons {
-            if let Some(promo) = store.promo_code(&program.id, code).await? {
-                coupon = Some((code.clone(), promo.creator_id));
-                break;
-            }
-        }
-        let candidates = Candidates {
-            click: click.as_ref(),
-            coupon: coupon
-                .as_ref()
-                .map(|(code, creator)| (code.as_str(), creator)),
-        };
-        match attribute(
-            &candidates,
-            &program.id,
-            order.occurred_at,
-            program.attribution_window_days,
-            program.precedence,
-        ) {
-            Winner::Click { click_id, creator } => (Some(creator), Attribution::Click { click_id }),
-            Winner::Coupon { code, creator } => (Some(creator), Attribution::Coupon { code }),
-            Winner::None => (None, Attribution::None),
-        }
-    };
-
-    // Fraud holds and the click's use count.
-    let mut holds = Vec::new();
-    let mut click_use = None;
-    let enrolment = match &creator {
-        Some(creator) => store.enrolment(&program.id, creator).await?,
-        None => None,
-    };
-    if let Some(creator_id) = &creator {
-        if let (Some(hash), Some(creator)) = (order.email_hash, store.creator(creator_id).await?) {
-            if hash == creator.email_hash {
-                holds.push(HoldReason::SelfReferral);
-            }
-        }
-    }
-    if let (Attribution::Click { click_id }, Some(click)) = (&attribution, &click) {
-        let used = store.click_use(click_id).await?;
-        let orders = used
-            .as_ref()
-            .map_or(0, |u| u.record.orders)
-            .saturating_add(1);
-        if orders > program.max_orders_per_click {
-            holds.push(HoldReason::ClickReused);
-        }
-        if too_fast(click, order.occurred_at) {
-            holds.push(HoldReason::TooFastAfterClick);
-        }
-        click_use = Some((
-            click_id.clone(),
-            ClickUse { orders },
-            used.map(|u| u.version),
-        ));
-    }
-
-    let priced = match price(
-        program,
-        order.kind,
-        creator.as_ref(),
-        enrolment.as_ref(),
-        order.net,
-        order.lines,
-    ) {
-        Ok(Some(priced)) => Some(priced),
-        Ok(None) => {
-            holds.push(HoldReason::FxRateMissing);
-            None
-        }
-        // Within the bounds as reported, but not once converted or priced: held for an
-        // admin (never poison: the order was answered 200 and is real).
-        Err(MoneyError::Overflow | MoneyError::TooLarge) => {
-            holds.push(HoldReason::AmountOutOfRange);
-            None
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let priced = priced.unwrap_or(Priced {
-        program_net: None,
-        fx: None,
-        commission: Money::zero(program.currency),
-    });
-    let status = match (&creator, holds.is_empty()) {
-        (None, _) => ConversionStatus::Unattributed,
-        (Some(_), false) => ConversionStatus::Held,
-        (Some(_), true) => ConversionStatus::Approved,
-    };
-    let now = store.now();
-    let conversion = Conversion {
-        id: id.clone(),
-        program_id: program.id.clone(),
-        platform: event.platform,
-        kind: order.kind,
-        order_id: order.order_id.clone(),
-        occurred_at: order.occurred_at,
-        booked_at: now,
-        net: order.net,
-        refund_basis: order.refund_basis,
-        refunded: Money::zero(order.refund_basis.currency()),
-        refund_ids: Vec::new(),
-        program_net: priced.program_net,
-        fx: priced.fx,
-        creator_id: creator.clone(),
-        attribution,
-        status,
-        hold_reasons: holds,
-        commission: priced.commission,
-        reversed: Money::zero(program.currency),
-        available_at: payable_from(order.occurred_at, program.holding_days)?,
-        customer_ref: order.customer_ref.map(str::to_string),
-        coupons: order.coupons.to_vec(),
-        lines: order.lines.to_vec(),
-    };
-    let entries = accrual(&conversion);
-    let customer = match (&creator, order.customer_ref, order.kind) {
-        (Some(creator), Some(customer_ref), ConversionKind::Sale)
-            if status != ConversionStatus::Unattributed =>
-        {
-            match store
-                .customer(&program.id, event.platform, customer_ref)
-                .await?
-            {
-                Some(_) => None,
-                None => Some((
-                    event.platform,
-                    customer_ref.to_string(),
-                    Customer {
-                        creator_id: creator.clone(),
-                        first_conversion: id.clone(),
-                        first_sale_at: order.occurred_at,
-                    },
-                )),
-            }
-        }
-        _ => None,
+    let (facts, click_version) = gather_order(store, program, event, order).await?;
+    let booking = decide_order(&facts, order, store.now())?;
+    let outcome = Outcome::Booked {
+        conversion: booking.conversion.id.clone(),
+        status: booking.conversion.status,
     };
     let write = BookingWrite {
-        delivery: Some((
-            program.id.clone(),
-            event.platform,
-            event.delivery_id.clone(),
-        )),
-        conversion,
+        delivery: delivery(program, event),
+        conversion: booking.conversion,
         conversion_version: None,
         aliases: order.aliases.to_vec(),
-        click_use,
-        customer,
-        entries,
+        click_use: booking
+            .click_use
+            .map(|(click, orders)| (click, ClickUse { orders }, click_version)),
+        customer: booking.first_sale.map(|(customer_ref, first)| {
+            (
+                event.platform,
+                customer_ref,
+                Customer {
+                    creator_id: first.creator_id,
+                    first_conversion: first.first_conversion,
+                    first_sale_at: first.first_sale_at,
+                },
+            )
+        }),
+        entries: booking.entries,
         audit: None,
     };
-    committed(
-        store.commit_booking(&write).await,
-        Outcome::Booked {
-            conversion: id,
-            status,
-        },
-    )
-}
-
-/// The accrual of an approved conversion that earns something.
-fn accrual(c: &Conversion) -> Vec<LedgerEntry> {
-    match (&c.creator_id, c.status) {
-        (Some(creator), ConversionStatus::Approved) if c.commission.minor() > 0 => {
-            vec![LedgerEntry::new(
-                creator.clone(),
-                c.program_id.clone(),
-                EntryKind::Accrual,
-                c.commission,
-                Some(c.id.clone()),
-                c.available_at,
-                c.fx,
-            )]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// A renewal earns for the creator of the customer's first sale, within the recurring months.
-async fn renewal_creator(
-    store: &Store,
-    program: &Program,
-    event: &ConversionEvent,
-    order: &Order<'_>,
-) -> Result<(Option<CreatorId>, Attribution), BookingError> {
-    let Some(customer_ref) = order.customer_ref else {
-        return Ok((None, Attribution::None));
-    };
-    let months = program.plan.recurring_months;
-    match store
-        .customer(&program.id, event.platform, customer_ref)
-        .await?
-    {
-        Some(customer)
-            if months > 0 && order.occurred_at <= add_months(customer.first_sale_at, months) =>
-        {
-            Ok((
-                Some(customer.creator_id),
-                Attribution::Customer {
-                    customer_ref: customer_ref.to_string(),
-                },
-            ))
-        }
-        _ => Ok((None, Attribution::None)),
-    }
+    committed(store.commit_booking(&write).await, outcome)
 }
 
 async fn book_refund(
@@ -511,53 +272,21 @@ async fn book_refund(
             refund.order_refs.first().map(String::as_str).unwrap_or("")
         )));
     };
-    let mut c = found.record;
-    let before = c.refunded;
-    match &refund.refunded {
-        Refunded::Cumulative(total) => {
-            let total = check_currency(*total, before)?;
-            if total.minor() <= before.minor() {
-                return Ok(Attempt::Done(Outcome::Duplicate));
-            }
-            c.refunded = total;
-        }
-        Refunded::Increment { refund_id, amount } => {
-            let amount = check_currency(*amount, before)?;
-            if c.refund_ids.contains(refund_id) {
-                return Ok(Attempt::Done(Outcome::Duplicate));
-            }
-            c.refund_ids.push(refund_id.clone());
-            c.refunded = before.checked_add(amount)?;
-        }
-    }
-    let mut entries = Vec::new();
-    let mut reversed = Money::zero(program.currency);
-    if c.status == ConversionStatus::Approved {
-        let target = reversal_target(c.commission, c.refunded, c.refund_basis)?;
-        reversed = target.checked_sub(c.reversed)?;
-        if let (Some(creator), true) = (&c.creator_id, reversed.minor() > 0) {
-            entries.push(LedgerEntry::new(
-                creator.clone(),
-                c.program_id.clone(),
-                EntryKind::Reversal,
-                Money::zero(program.currency).checked_sub(reversed)?,
-                Some(c.id.clone()),
-                // Reverses alongside its accrual: pending while the accrual is; after that, it
-                // belongs to the day the refund happened (a late one is settled by the next run).
-                c.available_at.max(refund.occurred_at.min(store.now())),
-                c.fx,
-            ));
-        }
-        c.reversed = target;
-    }
-    let conversion = c.id.clone();
+    let (conversion, entries, reversed) = match decide_refund(&found.record, refund, store.now())? {
+        RefundDecision::Duplicate => return Ok(Attempt::Done(Outcome::Duplicate)),
+        RefundDecision::Refund {
+            conversion,
+            entries,
+            reversed,
+        } => (*conversion, entries, reversed),
+    };
+    let outcome = Outcome::Refunded {
+        conversion: conversion.id.clone(),
+        reversed,
+    };
     let write = BookingWrite {
-        delivery: Some((
-            program.id.clone(),
-            event.platform,
-            event.delivery_id.clone(),
-        )),
-        conversion: c,
+        delivery: delivery(program, event),
+        conversion,
         conversion_version: Some(found.version),
         aliases: Vec::new(),
         click_use: None,
@@ -565,25 +294,7 @@ async fn book_refund(
         entries,
         audit: None,
     };
-    committed(
-        store.commit_booking(&write).await,
-        Outcome::Refunded {
-            conversion,
-            reversed,
-        },
-    )
-}
-
-/// Refund amounts must be in the order's currency: never mixed, never converted.
-fn check_currency(amount: Money, order: Money) -> Result<Money, BookingError> {
-    if amount.currency() != order.currency() {
-        return Err(BookingError::Invalid(format!(
-            "refund in {} for an order in {}",
-            amount.currency(),
-            order.currency()
-        )));
-    }
-    Ok(amount)
+    committed(store.commit_booking(&write).await, outcome)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -600,12 +311,22 @@ pub enum DecisionError {
     Store(#[from] StoreError),
 }
 
-/// Approves (`approve`) or rejects a held conversion. Approving books its accrual (priced now if
-/// it waited for an exchange rate) and the reversal of whatever was refunded meanwhile.
+impl From<HoldError> for DecisionError {
+    fn from(e: HoldError) -> Self {
+        match e {
+            HoldError::NotHeld(status) => DecisionError::NotHeld(status),
+            HoldError::FxRateMissing(currency) => DecisionError::FxRateMissing(currency),
+            HoldError::Money(e) => DecisionError::Money(e),
+        }
+    }
+}
+
+/// Approves or rejects a held conversion ([`decide_hold`]), with its audit entry, in one
+/// version-checked write (read again and decided again when another write got there first).
 pub async fn decide(
     store: &Store,
     id: &ConversionId,
-    approve: bool,
+    decision: Decision,
     actor: &Actor,
 ) -> Result<Conversion, DecisionError> {
     for _ in 0..ATTEMPTS {
@@ -614,57 +335,28 @@ pub async fn decide(
         if before.status != ConversionStatus::Held {
             return Err(DecisionError::NotHeld(before.status));
         }
-        let mut c = before.clone();
-        let mut entries = Vec::new();
-        if approve {
-            let program = store
-                .program(&c.program_id)
-                .await?
-                .ok_or(DecisionError::NotFound)?
-                .record;
-            if c.program_net.is_none() {
-                let enrolment = match &c.creator_id {
-                    Some(creator) => store.enrolment(&program.id, creator).await?,
-                    None => None,
-                };
-                let priced = price(
-                    &program,
-                    c.kind,
-                    c.creator_id.as_ref(),
-                    enrolment.as_ref(),
-                    c.net,
-                    &c.lines,
-                )
-                .map_err(DecisionError::Money)?
-                .ok_or(DecisionError::FxRateMissing(c.net.currency()))?;
-                c.program_net = priced.program_net;
-                c.fx = priced.fx;
-                c.commission = priced.commission;
+        let program = store
+            .program(&before.program_id)
+            .await?
+            .ok_or(DecisionError::NotFound)?
+            .record;
+        let enrolment = match (&before.creator_id, decision) {
+            (Some(creator), Decision::Approve) if needs_pricing(&before) => {
+                store.enrolment(&program.id, creator).await?
             }
-            c.status = ConversionStatus::Approved;
-            entries = accrual(&c);
-            let target = reversal_target(c.commission, c.refunded, c.refund_basis)?;
-            if let (Some(creator), true) = (&c.creator_id, target.minor() > 0) {
-                entries.push(LedgerEntry::new(
-                    creator.clone(),
-                    c.program_id.clone(),
-                    EntryKind::Reversal,
-                    Money::zero(target.currency()).checked_sub(target)?,
-                    Some(c.id.clone()),
-                    c.available_at.max(store.now()),
-                    c.fx,
-                ));
-            }
-            c.reversed = target;
-        } else {
-            c.status = ConversionStatus::Rejected;
-        }
-        let action = if approve {
-            "conversion.approve"
-        } else {
-            "conversion.reject"
+            _ => None,
         };
-        let audit = AuditEntry::new(store.now(), actor, action, &c.id, Some(&before), Some(&c));
+        let now = store.now();
+        let decided = decide_hold(&before, decision, &program, enrolment.as_ref(), now)?;
+        let c = decided.conversion;
+        let audit = AuditEntry::new(
+            now,
+            actor,
+            decision.action(),
+            &c.id,
+            Some(&before),
+            Some(&c),
+        );
         let write = BookingWrite {
             delivery: None,
             conversion: c.clone(),
@@ -672,7 +364,7 @@ pub async fn decide(
             aliases: Vec::new(),
             click_use: None,
             customer: None,
-            entries,
+            entries: decided.entries,
             audit: Some(audit),
         };
         match store.commit_booking(&write).await {
@@ -682,26 +374,4 @@ pub async fn decide(
         }
     }
     Err(DecisionError::Store(StoreError::Conflict))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn months_are_calendar_months_with_the_day_clamped() {
-        assert_eq!(
-            add_months(datetime!(2026-01-31 10:00 UTC), 1),
-            datetime!(2026-02-28 10:00 UTC)
-        );
-        assert_eq!(
-            add_months(datetime!(2026-11-15 00:00 UTC), 14),
-            datetime!(2028-01-15 00:00 UTC)
-        );
-        assert_eq!(
-            add_months(datetime!(2026-05-01 00:00 UTC), 0),
-            datetime!(2026-05-01 00:00 UTC)
-        );
-    }
 }

@@ -239,7 +239,7 @@ pub fn creator_payouts(creator: &CreatorId) -> String {
 }
 
 pub fn payout_item(p: &Payout, body: String) -> Item {
-    Item::new(payout(&p.id), body).with_gsi2(IndexKey::new(
+    Item::new(payout(p.id.as_str()), body).with_gsi2(IndexKey::new(
         creator_payouts(&p.creator_id),
         format!("{}#{}", p.date, p.id),
     ))

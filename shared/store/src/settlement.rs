@@ -27,10 +27,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use time::{Date, Duration, OffsetDateTime};
+use time::Date;
 
 use linkledger_core::ids::{CreatorId, ProgramId};
-use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::ledger::LedgerEntry;
 use linkledger_core::money::{Currency, Money, MoneyError};
 pub use linkledger_core::settlement::*;
 
@@ -199,26 +199,8 @@ async fn settle_creator_once(
     Ok(Attempt::Finished)
 }
 
-/// The balance at the cutoff of `entries` (one currency), added in `i128` and bounded by
-/// [`linkledger_core::limits::MAX_BALANCE_MINOR`].
-fn balance_at(entries: &[&&LedgerEntry], currency: Currency) -> Result<Money, MoneyError> {
-    let mut sum: i128 = 0;
-    for e in entries {
-        if e.amount.currency() != currency {
-            return Err(MoneyError::CurrencyMismatch {
-                left: currency,
-                right: e.amount.currency(),
-            });
-        }
-        sum = sum.saturating_add(i128::from(e.amount.minor()));
-    }
-    let minor =
-        linkledger_core::limits::check_balance(sum).map_err(|_| MoneyError::BalanceTooLarge)?;
-    Ok(Money::from_minor(minor, currency))
-}
-
-/// One (date, creator, currency): its line, state, and payout, in one transaction. A failed
-/// line of the same date is replaced (a retry); a line of any other status means done.
+/// One (date, creator, currency): its line, state, and payout, in one transaction. Reads the
+/// line already written for the date, decides ([`decide_line`]) and writes.
 /// `state` was read before `entries` (see [`settle_creator`]); `Ok(None)` when it has moved
 /// since, so the caller reads both again.
 async fn settle_currency(
@@ -230,123 +212,39 @@ async fn settle_currency(
     state: Option<&Versioned<SettleState>>,
     min_payouts: &HashMap<ProgramId, Money>,
 ) -> Result<Option<LineOutcome>, SettleError> {
-    let cutoff = cutoff(date);
-    let line_version = match store
+    let existing = store
         .settlement_line_versioned(date, &creator.id, currency)
-        .await?
-    {
-        Some(found) if found.record.status != LineStatus::Failed => {
-            return Ok(Some(LineOutcome::AlreadySettled))
-        }
-        Some(found) => Some(found.version),
-        None => None,
-    };
-    let before = state.map(|s| s.record.clone()).unwrap_or_default();
-    if before.last_date.is_some_and(|last| last > date) {
-        // A later date's run settled this creator since (its sum held everything this
-        // failed line would have paid): paying it now would pay twice.
-        return Ok(Some(LineOutcome::AlreadySettled));
-    }
-    let available: Vec<&&LedgerEntry> =
-        entries.iter().filter(|e| e.available_at < cutoff).collect();
-    let balance = balance_at(&available, currency)?;
-    let counted = available
-        .iter()
-        .filter(|e| e.kind != EntryKind::Payout)
-        .count() as u64;
-    let new_entries = counted.saturating_sub(before.entries_counted);
-    // A failed line being retried is always replaced, even by an empty one.
-    if balance.minor() == 0 && new_entries == 0 && line_version.is_none() {
-        return Ok(Some(LineOutcome::Nothing));
-    }
-    let minimum = entries
-        .iter()
-        .filter_map(|e| min_payouts.get(&e.program_id))
-        .filter(|m| m.currency() == currency)
-        .map(Money::minor)
-        .max()
-        .unwrap_or(0);
-    let pays = balance.minor() > 0 && balance.minor() >= minimum;
-    let zero = Money::zero(currency);
-    let (carried, owed) = if pays {
-        (zero, zero)
-    } else {
-        split_carry(balance)
-    };
-    let mut line = SettlementLine {
+        .await?;
+    let facts = LineFacts {
         date,
-        creator_id: creator.id.clone(),
-        payout_email: creator.payout_email.clone(),
+        creator,
         currency,
-        status: if pays {
-            LineStatus::Paid
-        } else {
-            LineStatus::Carried
-        },
-        balance: Some(balance),
-        amount: if pays { balance } else { zero },
-        carried,
-        owed,
-        entries_settled: new_entries,
-        payout_id: None,
-        failure: None,
+        entries,
+        state: state.map(|s| &s.record),
+        existing: existing.as_ref().map(|found| found.record.status),
+        min_payouts,
     };
-    // The payout entry is listed under the program of the latest entry it settles.
-    let program = available
-        .iter()
-        .rev()
-        .find(|e| e.kind != EntryKind::Payout)
-        .or(available.last())
-        .map(|e| e.program_id.clone());
-    let (payout, entry) = match (pays, program) {
-        (true, Some(program_id)) => {
-            let id = payout_id(date, &creator.id, currency);
-            line.payout_id = Some(id.clone());
-            // Belongs to this date: available just before the cutoff, so every later run's
-            // sum includes it (and no earlier date's can).
-            let entry = LedgerEntry::new(
-                creator.id.clone(),
-                program_id.clone(),
-                EntryKind::Payout,
-                zero.checked_sub(balance)?,
-                None,
-                cutoff
-                    .checked_sub(Duration::microseconds(1))
-                    .ok_or(MoneyError::Overflow)?,
-                None,
-            )
-            .with_note(format!("payout {id} of {date}"));
-            let payout = Payout {
-                id,
-                date,
-                creator_id: creator.id.clone(),
-                program_id,
-                payout_email: creator.payout_email.clone(),
-                amount: balance,
-                status: PayoutStatus::Pending,
-                created_at: store.now(),
-                external_ref: None,
-                paid_on: None,
-                failure: None,
-            };
-            (Some(payout), Some(entry))
-        }
-        _ => (None, None),
+    let settled = match decide_line(&facts, store.now())? {
+        LineDecision::AlreadySettled => return Ok(Some(LineOutcome::AlreadySettled)),
+        LineDecision::Nothing => return Ok(Some(LineOutcome::Nothing)),
+        LineDecision::Settle(settled) => *settled,
+    };
+    let line = settled.line;
+    let (payout, entry) = settled.payout.unzip();
+    let outcome = match line.status {
+        LineStatus::Paid => LineOutcome::Paid(line.amount),
+        _ => LineOutcome::Carried(line.balance.unwrap_or(line.amount)),
     };
     let write = LineWrite {
-        line: line.clone(),
-        line_version,
-        state: SettleState {
-            entries_counted: counted,
-            last_date: Some(date),
-        },
+        line,
+        line_version: existing.map(|found| found.version),
+        state: settled.state,
         state_version: state.map(|s| s.version),
         payout,
         entry,
     };
     match store.commit_line(&write).await {
-        Ok(()) if pays => Ok(Some(LineOutcome::Paid(line.amount))),
-        Ok(()) => Ok(Some(LineOutcome::Carried(balance))),
+        Ok(()) => Ok(Some(outcome)),
         // The line: another run of this date wrote (or retried) it.
         Err(StoreError::ConditionFailed { index: 0 }) => Ok(Some(LineOutcome::AlreadySettled)),
         // The state moved (a run of another date settled this creator since its states
@@ -473,16 +371,7 @@ async fn roll_up_program(
     program: &linkledger_core::program::Program,
     plan: &linkledger_core::program::ClickCommission,
 ) -> Result<u64, SettleError> {
-    let day_end = cutoff(date);
-    let out_of_range = || SettleError::Money(MoneyError::Overflow);
-    let day_start = day_end
-        .checked_sub(Duration::days(1))
-        .ok_or_else(out_of_range)?;
-    let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000);
-    let (from_ms, to_ms) = (
-        ms(day_start).map_err(|_| out_of_range())?,
-        ms(day_end).map_err(|_| out_of_range())?,
-    );
+    let day = ClickDay::new(date, program, plan)?;
     let mut counts: BTreeMap<CreatorId, u64> = BTreeMap::new();
     let filter = crate::LinkFilter {
         program: Some(program.id.clone()),
@@ -492,44 +381,23 @@ async fn roll_up_program(
     loop {
         let links = store.links(&filter, 200, links_after).await?;
         for link in &links.items {
-            let clicks = store.clicks_between(&link.code, from_ms, to_ms).await?;
+            let clicks = store
+                .clicks_between(&link.code, day.from_ms, day.to_ms)
+                .await?;
             let unique = store.unique_clicks(&clicks).await?;
-            let paid = clicks
-                .iter()
-                .filter(|c| !c.bot && unique.contains(&c.id))
-                .count() as u64;
             let count = counts.entry(link.creator_id.clone()).or_default();
-            *count = count.saturating_add(paid);
+            *count = count.saturating_add(paid_clicks(&clicks, &unique));
         }
         match links.next {
             Some(next) => links_after = Some(next),
             None => break,
         }
     }
-    let available = day_end
-        .checked_sub(Duration::microseconds(1))
-        .and_then(|t| t.checked_add(Duration::days(i64::from(program.holding_days))))
-        .ok_or_else(out_of_range)?;
     let mut booked = 0u64;
     for (creator, count) in counts {
-        let paid = count.min(u64::from(plan.daily_cap));
-        if paid == 0 {
+        let Some(entry) = day.accrual(creator, count, store.now())? else {
             continue;
-        }
-        let amount = plan
-            .amount
-            .times_fraction(i64::try_from(paid).unwrap_or(i64::MAX), 1)?;
-        linkledger_core::limits::check_amount(amount.minor()).map_err(|_| MoneyError::TooLarge)?;
-        let entry = LedgerEntry::new(
-            creator,
-            program.id.clone(),
-            EntryKind::Accrual,
-            amount,
-            None,
-            available,
-            None,
-        )
-        .with_note(format!("{paid} paid clicks on {date} ({count} unique)"));
+        };
         if store.book_click_rollup(date, &entry).await? {
             booked = booked.saturating_add(1);
         }

@@ -23,7 +23,7 @@ use linkledger_aws::{create_table, sdk_config, DynamoTable};
 use linkledger_core::audit::{Actor, AuditEntry};
 use linkledger_core::creator::{Creator, NewCreator};
 use linkledger_core::destination::Domain;
-use linkledger_core::ledger::{EntryKind, LedgerEntry};
+use linkledger_core::ledger::LedgerEntry;
 use linkledger_core::money::{Currency, Money};
 use linkledger_core::program::{NewProgram, Program};
 use linkledger_sqlite::SqliteDb;
@@ -91,20 +91,25 @@ async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usiz
                 } else {
                     now - Duration::days(days_ago as i64 + 2)
                 };
-                let (kind, amount) = if n % 10 == 4 {
-                    (EntryKind::Reversal, -cents / 2)
+                // One in ten takes money back (a refund's reversal, as far as a run can tell).
+                let entry = if n % 10 == 4 {
+                    LedgerEntry::adjustment(
+                        creator.id.clone(),
+                        program.id.clone(),
+                        Money::from_minor(-cents / 2, usd),
+                        available,
+                    )
                 } else {
-                    (EntryKind::Accrual, cents)
+                    LedgerEntry::click_accrual(
+                        creator.id.clone(),
+                        program.id.clone(),
+                        Money::from_minor(cents, usd),
+                        available,
+                        "seeded".into(),
+                        now,
+                    )
                 };
-                entries.push(LedgerEntry::new(
-                    creator.id.clone(),
-                    program.id.clone(),
-                    kind,
-                    Money::from_minor(amount, usd),
-                    None,
-                    available,
-                    None,
-                ));
+                entries.push(entry);
             }
             seeded += entries.len();
             work.push((creator, entries));
