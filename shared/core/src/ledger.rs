@@ -232,3 +232,70 @@ pub fn balances(entries: &[LedgerEntry], now: OffsetDateTime) -> Result<Vec<Bala
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ClickId, PayoutId};
+    use crate::settlement::PayoutStatus;
+    use time::macros::{date, datetime};
+
+    const NOW: OffsetDateTime = datetime!(2026-11-28 02:00 UTC);
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::parse("USD").unwrap())
+    }
+
+    fn anna() -> CreatorId {
+        CreatorId::parse("cre_anna000000000000000000").unwrap()
+    }
+
+    fn demo() -> ProgramId {
+        ProgramId::parse("prg_demo000000000000000000").unwrap()
+    }
+
+    #[test]
+    fn every_entry_takes_its_time_from_the_flow() {
+        let e = LedgerEntry::adjustment(anna(), demo(), usd(-250), NOW).with_note("goodwill");
+        assert_eq!(e.kind, EntryKind::Adjustment);
+        assert_eq!(
+            (e.amount, e.available_at, e.created_at),
+            (usd(-250), NOW, NOW)
+        );
+        assert_eq!(e.note.as_deref(), Some("goodwill"));
+        assert!(e
+            .id
+            .as_str()
+            .starts_with(&ClickId::time_prefix(crate::clock::unix_ms(NOW))));
+        assert_eq!((e.conversion_id, e.fx), (None, None));
+    }
+
+    #[test]
+    fn a_payout_entry_takes_the_amount_back_just_before_its_dates_cutoff() {
+        let date = date!(2026 - 11 - 27);
+        let payout = Payout {
+            id: PayoutId::for_line(date, &anna(), Currency::parse("USD").unwrap()),
+            date,
+            creator_id: anna(),
+            program_id: demo(),
+            payout_email: "anna@example.com".into(),
+            amount: usd(3000),
+            status: PayoutStatus::Pending,
+            created_at: NOW,
+            external_ref: None,
+            paid_on: None,
+            failure: None,
+        };
+        let e = LedgerEntry::payout(&payout, NOW).unwrap();
+        assert_eq!((e.kind, e.amount), (EntryKind::Payout, usd(-3000)));
+        assert_eq!(
+            e.available_at,
+            datetime!(2026-11-28 00:00 UTC) - Duration::microseconds(1)
+        );
+        assert_eq!(e.note, Some(format!("payout {} of 2026-11-27", payout.id)));
+        assert_eq!(
+            (e.creator_id, e.program_id, e.created_at),
+            (anna(), demo(), NOW)
+        );
+    }
+}

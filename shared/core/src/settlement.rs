@@ -875,4 +875,252 @@ mod tests {
         );
         assert_eq!((t.owed.minor(), t.owed_lines, t.failed_lines), (2000, 1, 1));
     }
+
+    fn creator() -> Creator {
+        Creator {
+            id: CreatorId::parse("cre_anna000000000000000000").unwrap(),
+            name: "Anna".into(),
+            payout_email: "anna@example.com".into(),
+            email_hash: "hash".into(),
+            created_at: datetime!(2026-01-01 00:00 UTC),
+        }
+    }
+
+    fn programs() -> [ProgramId; 2] {
+        [
+            ProgramId::parse("prg_low0000000000000000000").unwrap(),
+            ProgramId::parse("prg_high000000000000000000").unwrap(),
+        ]
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-28 02:00 UTC);
+    const DATE: Date = date!(2026 - 11 - 27);
+
+    /// An entry of `minor` cents, available `hours` after the cutoff of [`DATE`] (negative:
+    /// before it), in `program`; a payout when `payout`.
+    fn entry(minor: i64, hours: i64, program: &ProgramId, payout: bool) -> LedgerEntry {
+        let usd = Currency::parse("USD").unwrap();
+        let at = cutoff(DATE) + Duration::hours(hours);
+        let mut e = LedgerEntry::adjustment(
+            creator().id,
+            program.clone(),
+            Money::from_minor(minor, usd),
+            at,
+        );
+        if payout {
+            e.kind = EntryKind::Payout;
+        }
+        e
+    }
+
+    fn decide(
+        entries: &[LedgerEntry],
+        state: Option<&SettleState>,
+        existing: Option<LineStatus>,
+        minimums: &HashMap<ProgramId, Money>,
+    ) -> Result<LineDecision, MoneyError> {
+        let refs: Vec<&LedgerEntry> = entries.iter().collect();
+        let c = creator();
+        decide_line(
+            &LineFacts {
+                date: DATE,
+                creator: &c,
+                currency: Currency::parse("USD").unwrap(),
+                entries: &refs,
+                state,
+                existing,
+                min_payouts: minimums,
+            },
+            NOW,
+        )
+    }
+
+    #[test]
+    fn a_settled_line_and_a_later_dates_settlement_are_left_alone() {
+        let [low, _] = programs();
+        let entries = [entry(5000, -30, &low, false)];
+        let none = HashMap::new();
+        for status in [LineStatus::Paid, LineStatus::Carried] {
+            assert_eq!(
+                decide(&entries, None, Some(status), &none),
+                Ok(LineDecision::AlreadySettled)
+            );
+        }
+        let later = SettleState {
+            entries_counted: 0,
+            last_date: DATE.next_day(),
+        };
+        assert_eq!(
+            decide(&entries, Some(&later), None, &none),
+            Ok(LineDecision::AlreadySettled)
+        );
+        // Nothing new and nothing there: no line; but a failed line is always replaced.
+        let counted = SettleState {
+            entries_counted: 1,
+            last_date: Some(DATE),
+        };
+        let zero = [entry(0, -30, &low, false)];
+        assert_eq!(
+            decide(&zero, Some(&counted), None, &none),
+            Ok(LineDecision::Nothing)
+        );
+        assert!(matches!(
+            decide(&zero, Some(&counted), Some(LineStatus::Failed), &none),
+            Ok(LineDecision::Settle(_))
+        ));
+        // A balance past the bound cannot be computed: that line fails.
+        let huge: Vec<LedgerEntry> = (0..101)
+            .map(|_| entry(crate::limits::MAX_AMOUNT_MINOR, -30, &low, false))
+            .collect();
+        assert_eq!(
+            decide(&huge, None, None, &none),
+            Err(MoneyError::BalanceTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_balance_at_the_highest_minimum_pays_and_a_cent_less_is_carried() {
+        let usd = Currency::parse("USD").unwrap();
+        let [low, high] = programs();
+        let minimums: HashMap<ProgramId, Money> = [
+            (low.clone(), Money::from_minor(1000, usd)),
+            (high.clone(), Money::from_minor(5000, usd)),
+        ]
+        .into();
+        // The high minimum counts though its entry is still pending.
+        let pending = entry(100, 5, &high, false);
+        let at = |minor| [entry(minor, -30, &low, false), pending.clone()];
+        let Ok(LineDecision::Settle(paid)) = decide(&at(5000), None, None, &minimums) else {
+            panic!("a line")
+        };
+        assert_eq!(
+            (paid.line.status, paid.line.amount.minor()),
+            (LineStatus::Paid, 5000)
+        );
+        let Ok(LineDecision::Settle(carried)) = decide(&at(4999), None, None, &minimums) else {
+            panic!("a line")
+        };
+        assert_eq!(
+            (carried.line.status, carried.line.carried.minor()),
+            (LineStatus::Carried, 4999)
+        );
+        assert!(carried.payout.is_none());
+    }
+
+    #[test]
+    fn a_days_clicks_earn_the_plans_amount_up_to_the_cap() {
+        let usd = Currency::parse("USD").unwrap();
+        let program: Program = serde_json::from_value(serde_json::json!({
+            "id": "prg_demo000000000000000000", "name": "demo", "currency": "USD",
+            "allowed_domains": [], "click_param": "ll_click", "attribution_window_days": 30,
+            "holding_days": 2, "min_payout": {"amount": "0.00", "currency": "USD"},
+            "precedence": "click", "plan": {}, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let plan = ClickCommission {
+            amount: Money::from_minor(5, usd),
+            daily_cap: 100,
+        };
+        let day = ClickDay::new(DATE, &program, &plan).unwrap();
+        assert_eq!(
+            (day.from_ms, day.to_ms),
+            (
+                crate::clock::unix_ms(datetime!(2026-11-27 00:00 UTC)),
+                crate::clock::unix_ms(datetime!(2026-11-28 00:00 UTC))
+            )
+        );
+        assert_eq!(day.accrual(creator().id, 0, NOW), Ok(None));
+        let capped = day.accrual(creator().id, 250, NOW).unwrap().unwrap();
+        assert_eq!(capped.amount, Money::from_minor(500, usd));
+        assert_eq!(capped.kind, EntryKind::Accrual);
+        assert_eq!(
+            capped.available_at,
+            datetime!(2026-11-30 00:00 UTC) - Duration::microseconds(1)
+        );
+        assert_eq!(
+            capped.note.as_deref(),
+            Some("100 paid clicks on 2026-11-27 (250 unique)")
+        );
+        assert_eq!(capped.created_at, NOW);
+    }
+
+    proptest::proptest! {
+        /// A line pays the model's balance at the cutoff when it is positive and reaches the
+        /// highest minimum of the programs involved; else carries it (positive) or owes it
+        /// (negative); and counts the entries that are new since the state.
+        #[test]
+        fn a_line_pays_the_models_balance_when_it_reaches_the_minimum_else_carries_or_owes(
+            steps in proptest::collection::vec(
+                (-50_000i64..100_000, -72i64..72, 0usize..2, proptest::bool::weighted(0.1)),
+                0..20,
+            ),
+            minimums in (0i64..200_000, 0i64..200_000),
+            counted in 0u64..10,
+            failed_before: bool,
+        ) {
+            let usd = Currency::parse("USD").unwrap();
+            let programs = programs();
+            let entries: Vec<LedgerEntry> = steps
+                .iter()
+                .map(|&(minor, hours, p, payout)| entry(minor, hours, &programs[p], payout))
+                .collect();
+            let min_payouts: HashMap<ProgramId, Money> = programs
+                .iter()
+                .cloned()
+                .zip([minimums.0, minimums.1].map(|m| Money::from_minor(m, usd)))
+                .collect();
+            let state = SettleState { entries_counted: counted, last_date: DATE.previous_day() };
+            let existing = failed_before.then_some(LineStatus::Failed);
+            let decided = decide(&entries, Some(&state), existing, &min_payouts).unwrap();
+
+            // The model, from the generated steps.
+            let available: Vec<_> = steps.iter().filter(|s| s.1 < 0).collect();
+            let balance: i64 = available.iter().map(|s| s.0).sum();
+            let new_entries = (available.iter().filter(|s| !s.3).count() as u64).saturating_sub(counted);
+            let minimum = [0usize, 1]
+                .into_iter()
+                .filter(|p| steps.iter().any(|s| s.2 == *p))
+                .map(|p| [minimums.0, minimums.1][p])
+                .max()
+                .unwrap_or(0);
+            if balance == 0 && new_entries == 0 && !failed_before {
+                proptest::prop_assert_eq!(decided, LineDecision::Nothing);
+                return Ok(());
+            }
+            let LineDecision::Settle(settled) = decided else {
+                proptest::prop_assert!(false, "expected a line, got {:?}", decided);
+                unreachable!()
+            };
+            let line = &settled.line;
+            proptest::prop_assert_eq!(line.balance.map(|b| b.minor()), Some(balance));
+            proptest::prop_assert_eq!(line.entries_settled, new_entries);
+            proptest::prop_assert_eq!(
+                settled.state.entries_counted,
+                available.iter().filter(|s| !s.3).count() as u64
+            );
+            proptest::prop_assert_eq!(settled.state.last_date, Some(DATE));
+            if balance > 0 && balance >= minimum {
+                proptest::prop_assert_eq!(line.status, LineStatus::Paid);
+                proptest::prop_assert_eq!((line.amount.minor(), line.carried.minor(), line.owed.minor()), (balance, 0, 0));
+                let Some((payout, entry)) = &settled.payout else {
+                    proptest::prop_assert!(false, "a paid line has its payout");
+                    unreachable!()
+                };
+                proptest::prop_assert_eq!(payout.amount.minor(), balance);
+                proptest::prop_assert_eq!(&payout.id, &PayoutId::for_line(DATE, &creator().id, usd));
+                proptest::prop_assert_eq!(line.payout_id.as_ref(), Some(&payout.id));
+                proptest::prop_assert_eq!((entry.kind, entry.amount.minor()), (EntryKind::Payout, -balance));
+                proptest::prop_assert_eq!(entry.available_at, cutoff(DATE) - Duration::microseconds(1));
+                // Listed under the program of the latest available entry that is no payout.
+                let latest = available.iter().rev().find(|s| !s.3).or(available.last()).map(|s| s.2);
+                proptest::prop_assert_eq!(Some(&payout.program_id), latest.map(|p| &programs[p]));
+            } else {
+                proptest::prop_assert_eq!(line.status, LineStatus::Carried);
+                proptest::prop_assert_eq!(line.amount.minor(), 0);
+                proptest::prop_assert_eq!((line.carried.minor(), line.owed.minor()), (balance.max(0), (-balance).max(0)));
+                proptest::prop_assert!(settled.payout.is_none() && line.payout_id.is_none());
+            }
+        }
+    }
 }
