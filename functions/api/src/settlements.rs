@@ -187,7 +187,10 @@ pub async fn report_csv(
             l.owed.to_decimal_string(),
             l.balance.map(|b| b.to_decimal_string()).unwrap_or_default(),
             l.entries_settled.to_string(),
-            l.payout_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            l.payout_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             line_status(l.status).to_string(),
             l.failure.clone().unwrap_or_default(),
         ]);
@@ -256,7 +259,10 @@ pub async fn paypal_csv(
                 l.payout_email.clone(),
                 l.amount.to_decimal_string(),
                 l.currency.to_string(),
-                l.payout_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+                l.payout_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 format!("Commission settled {}", l.date),
                 "PAYPAL".to_string(),
             ]
