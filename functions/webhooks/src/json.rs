@@ -1,43 +1,75 @@
 //! Webhook bodies parsed strictly: a JSON object that names the same key twice, at any depth, is
 //! refused.
 //!
-//! `serde_json::Value` keeps the last of two equal keys, while other parsers (a platform's own,
-//! a log pipeline, a person reading the body) may keep the first. The signed body would then mean
-//! two things, so `{"amount": "1.00", "amount": "9999.00"}` is a 400 naming the key's path, not a
-//! guess. The value is built here through serde's visitor (one pass, serde_json's own nesting
-//! limit of 128 applies), so it equals what `serde_json::from_slice` gives for every body without
-//! duplicates.
+//! `serde_json` keeps the last of two equal keys (and a typed struct ignores a repeated field it
+//! does not read), while other parsers (a platform's own, a log pipeline, a person reading the
+//! body) may keep the first. The signed body would then mean two things, so
+//! `{"amount": "1.00", "amount": "9999.00"}` is a 400 naming the key's path, not a guess. The
+//! check is one streaming pass through serde's visitor that builds nothing but each object's key
+//! list (keys borrowed from the body), with serde_json's own nesting limit of 128; only a body
+//! that passes it is handed to a normalizer, as a [`Strict`] body, which then deserializes the
+//! few fields it reads ([`crate::fields`]).
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+use std::collections::HashSet;
 
-use crate::fields::{display_key, BadField};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// Parses a body as JSON, or says where it is malformed (the path of a duplicate key).
-pub fn parse_json(body: &[u8]) -> Result<Value, BadField> {
-    let mut path = Vec::new();
-    let mut duplicate = None;
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed = Strict {
-        path: &mut path,
-        duplicate: &mut duplicate,
+use crate::fields::{display_key, BadField, Key, Node};
+
+/// A body that is one JSON value without a duplicate key anywhere.
+#[derive(Clone, Copy, Debug)]
+pub struct Strict<'a>(&'a [u8]);
+
+impl<'a> Strict<'a> {
+    /// Checks a body, or says where it is malformed (the path of a duplicate key).
+    pub fn check(body: &'a [u8]) -> Result<Self, BadField> {
+        let mut path = Vec::new();
+        let mut duplicate = None;
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let checked = Checker {
+            path: &mut path,
+            duplicate: &mut duplicate,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+        match (checked, duplicate) {
+            (_, Some(path)) => Err(BadField::new(&path, "duplicate key")),
+            (Ok(()), None) => Ok(Strict(body)),
+            (Err(e), None) => Err(malformed(&e)),
+        }
     }
-    .deserialize(&mut deserializer)
-    .and_then(|value| deserializer.end().map(|()| value));
-    match (parsed, duplicate) {
-        (_, Some(path)) => Err(BadField::new(&path, "duplicate key")),
-        (Ok(value), None) => Ok(value),
-        (Err(e), None) => Err(BadField::new("body", format!("malformed JSON: {e}"))),
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The fields `T` reads from the body's top-level object (a body that is not an object has
+    /// none of them). `T` is built from [`crate::fields`]' lenient parts, which accept any JSON
+    /// in their place, so this fails only if `T` does not (a bug, reported as the body).
+    pub fn parse<T: Deserialize<'a> + Default>(&self) -> Result<T, BadField> {
+        serde_json::from_slice::<Node<T>>(self.0)
+            .map(Node::into_fields)
+            .map_err(|e| malformed(&e))
+    }
+
+    /// The body as `T` deserializes it, for a `T` that reads the top level itself.
+    pub fn parse_whole<T: Deserialize<'a>>(&self) -> Result<T, BadField> {
+        serde_json::from_slice(self.0).map_err(|e| malformed(&e))
     }
 }
 
-enum Segment {
-    Key(String),
+fn malformed(e: &serde_json::Error) -> BadField {
+    BadField::new("body", format!("malformed JSON: {e}"))
+}
+
+enum Segment<'de> {
+    Key(Cow<'de, str>),
     Index(usize),
 }
 
 /// `data.object.lines[2].amount`, each key shortened and made printable ([`display_key`]).
-fn render(path: &[Segment], last: &str) -> String {
+fn render(path: &[Segment<'_>], last: &str) -> String {
     let mut text = String::new();
     for segment in path {
         match segment {
@@ -61,99 +93,125 @@ fn render(path: &[Segment], last: &str) -> String {
     text
 }
 
-/// Builds a [`Value`], remembering where it is; the first duplicate key stops the parse.
-struct Strict<'a> {
-    path: &'a mut Vec<Segment>,
+/// Objects with more keys than this are checked with a hash set (a linear search below).
+const LINEAR_KEYS: usize = 16;
+
+/// The keys of one object seen so far.
+enum Seen<'de> {
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>>),
+}
+
+impl<'de> Seen<'de> {
+    /// Adds `key`; false if it was there already.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        match self {
+            Seen::Few(keys) if keys.len() < LINEAR_KEYS => {
+                if keys.contains(&key) {
+                    return false;
+                }
+                keys.push(key);
+                true
+            }
+            Seen::Few(keys) => {
+                let mut set: HashSet<Cow<'de, str>> = keys.drain(..).collect();
+                let fresh = set.insert(key);
+                *self = Seen::Many(set);
+                fresh
+            }
+            Seen::Many(set) => set.insert(key),
+        }
+    }
+}
+
+/// Walks a value, remembering where it is; the first duplicate key stops the walk.
+struct Checker<'a, 'de> {
+    path: &'a mut Vec<Segment<'de>>,
     duplicate: &'a mut Option<String>,
 }
 
-impl Strict<'_> {
-    fn child(&mut self) -> Strict<'_> {
-        Strict {
+impl<'de> Checker<'_, 'de> {
+    fn child(&mut self) -> Checker<'_, 'de> {
+        Checker {
             path: &mut *self.path,
             duplicate: &mut *self.duplicate,
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Strict<'_> {
-    type Value = Value;
+impl<'de> DeserializeSeed<'de> for Checker<'_, 'de> {
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Strict<'_> {
-    type Value = Value;
+impl<'de> Visitor<'de> for Checker<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        // As `serde_json::Value` does (JSON text cannot spell a NaN or an infinity).
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
         loop {
-            self.path.push(Segment::Index(items.len()));
+            self.path.push(Segment::Index(index));
             let next = seq.next_element_seed(self.child());
             self.path.pop();
             match next? {
-                Some(item) => items.push(item),
-                None => return Ok(Value::Array(items)),
+                Some(()) => index = index.saturating_add(1),
+                None => return Ok(()),
             }
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = Seen::Few(Vec::new());
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if !seen.insert(key.clone()) {
                 *self.duplicate = Some(render(self.path, &key));
                 return Err(de::Error::custom("duplicate key"));
             }
-            self.path.push(Segment::Key(key.clone()));
+            self.path.push(Segment::Key(key));
             let value = map.next_value_seed(self.child());
             self.path.pop();
-            object.insert(key, value?);
+            value?;
         }
-        Ok(Value::Object(object))
+        Ok(())
     }
 }
 
@@ -162,7 +220,7 @@ mod tests {
     use super::*;
 
     fn duplicate_at(body: &str) -> Option<String> {
-        match parse_json(body.as_bytes()) {
+        match Strict::check(body.as_bytes()) {
             Err(field) if field.reason == "duplicate key" => Some(field.path),
             _ => None,
         }
@@ -187,17 +245,30 @@ mod tests {
     }
 
     #[test]
-    fn equal_keys_in_different_objects_are_fine_and_the_value_matches_serde_json() {
+    fn equal_keys_in_different_objects_are_fine_and_the_body_is_what_serde_json_reads() {
         let body = r#"{"a":{"id":1},"b":{"id":2},"c":[{"id":3},{"id":4}],"n":-1.5e3,"u":18446744073709551615,"z":null}"#;
-        let strict = parse_json(body.as_bytes()).expect("valid");
-        let plain: Value = serde_json::from_str(body).expect("valid");
-        assert_eq!(strict, plain);
+        let strict = Strict::check(body.as_bytes()).expect("valid");
+        let plain: serde_json::Value = serde_json::from_str(body).expect("valid");
+        let parsed: serde_json::Value = strict.parse().expect("valid");
+        assert_eq!(parsed, plain);
+    }
+
+    #[test]
+    fn many_keys_in_one_object_are_checked_through_the_set() {
+        let keys: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+        let body = format!("{{{}}}", keys.join(","));
+        assert!(Strict::check(body.as_bytes()).is_ok());
+        let body = format!("{{{},\"k7\":0}}", keys.join(","));
+        assert_eq!(duplicate_at(&body).as_deref(), Some("k7"));
+        // A key with escapes is owned, not borrowed, and still compared by its text.
+        let body = format!("{{{},\"k\\u0037\":0}}", keys.join(","));
+        assert_eq!(duplicate_at(&body).as_deref(), Some("k7"));
     }
 
     #[test]
     fn malformed_json_is_refused_as_the_body() {
         for body in ["", "{", "{\"a\":1} x", "[1,]", "\"\\ud800\""] {
-            let err = parse_json(body.as_bytes()).expect_err(body);
+            let err = Strict::check(body.as_bytes()).expect_err(body);
             assert_eq!(err.path, "body", "{body}");
         }
     }
@@ -214,6 +285,6 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_not_a_stack_overflow() {
         let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(parse_json(body.as_bytes()).is_err());
+        assert!(Strict::check(body.as_bytes()).is_err());
     }
 }

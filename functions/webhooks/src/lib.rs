@@ -25,24 +25,27 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
-use serde_json::{json, Value};
+use axum::{Json, Router};
+use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::OpenApi;
 
-use linkledger_core::conversion::{ConversionEvent, Fact, Platform};
+use linkledger_core::conversion::{self, ConversionEvent, Fact};
 use linkledger_core::ids::ProgramId;
 use linkledger_core::limits::{self, LimitError};
-use linkledger_core::signature::{verify_body_base64, verify_timestamped, SignatureError};
+use linkledger_core::signature::SignatureError;
 use linkledger_http::{ErrorCode, HttpError, Path};
 use linkledger_store::ports::Queue;
 use linkledger_store::Store;
 
 pub use fields::BadField;
-
-/// Header carrying our postback signature.
-pub const POSTBACK_SIGNATURE: &str = "linkledger-signature";
+pub use json::Strict;
+pub use postback::{Postback, SIGNATURE as POSTBACK_SIGNATURE};
+pub use shopify::Shopify;
+pub use stripe::Stripe;
+pub use woocommerce::Woocommerce;
 
 /// Largest body accepted (Shopify orders with many lines run to a few hundred KiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -60,38 +63,82 @@ pub enum Normalized {
     Ignored(String),
 }
 
+/// One platform's room: how it signs a delivery and what its payloads mean. Each platform file
+/// implements it once; the route, the checks' order and the answers are the same for all
+/// ([`ingest`]).
+pub trait Platform: Sync {
+    /// The platform the events it yields carry (and whose secret signs them).
+    fn kind(&self) -> conversion::Platform;
+
+    /// A delivery answered `{"pong": true}` before any secret is read (WooCommerce's unsigned
+    /// creation ping); none by default.
+    fn is_ping(&self, _headers: &HeaderMap, _body: &[u8]) -> bool {
+        false
+    }
+
+    /// Checks the delivery's signature over the raw body with the program's secret for this
+    /// platform; `now` bounds a signed timestamp.
+    fn verify(
+        &self,
+        secret: &[u8],
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError>;
+
+    /// Turns a strict body into the facts to book (or the topic we ignore), applying every input
+    /// limit on the way, reading only the fields it needs. It never panics, whatever the bytes.
+    fn normalize(
+        &self,
+        headers: &HeaderMap,
+        body: Strict<'_>,
+        click_param: &str,
+        now: OffsetDateTime,
+    ) -> Result<Normalized, BadField>;
+}
+
+/// The room of each platform.
+pub fn platform(kind: conversion::Platform) -> &'static dyn Platform {
+    match kind {
+        conversion::Platform::Shopify => &Shopify,
+        conversion::Platform::Stripe => &Stripe,
+        conversion::Platform::Woocommerce => &Woocommerce,
+        conversion::Platform::Postback => &Postback,
+    }
+}
+
 /// A required platform header (a topic, a delivery id): an id by [`limits::check_id`].
 pub(crate) fn header(headers: &HeaderMap, name: &str) -> Result<String, BadField> {
-    let path = format!("header {name}");
+    let path = || format!("header {name}");
     let value = headers
         .get(name)
-        .ok_or_else(|| BadField::new(&path, "is required"))?;
+        .ok_or_else(|| BadField::new(&path(), "is required"))?;
     let text = value
         .to_str()
-        .map_err(|_| BadField::new(&path, LimitError::Charset.to_string()))?;
+        .map_err(|_| BadField::new(&path(), LimitError::Charset.to_string()))?;
     limits::check_id(text)
         .map(str::to_string)
-        .map_err(|e| BadField::new(&path, e.to_string()))
+        .map_err(|e| BadField::new(&path(), e.to_string()))
+}
+
+/// A signature header's text (absent, or not visible ASCII: none).
+pub(crate) fn signature_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Turns a verified body into the facts to book (or the topic we ignore), applying every input
-/// limit on the way: the one entry point of the four normalizers (the handlers, the property
-/// tests and the fuzz targets call it). `click_param` is the program's click parameter; `now`
-/// bounds the timestamps. It never panics, whatever the bytes.
+/// limit on the way: the body must be strict JSON ([`Strict::check`], before anything else),
+/// then the platform reads its headers and fields. The handlers, the property tests and the
+/// fuzz targets call it. `click_param` is the program's click parameter; `now` bounds the
+/// timestamps. It never panics, whatever the bytes.
 pub fn normalize(
-    platform: Platform,
+    kind: conversion::Platform,
     headers: &HeaderMap,
     body: &[u8],
     click_param: &str,
     now: OffsetDateTime,
 ) -> Result<Normalized, BadField> {
-    let json = json::parse_json(body)?;
-    match platform {
-        Platform::Shopify => shopify::normalize(headers, &json, click_param, now),
-        Platform::Stripe => stripe::normalize(&json, click_param, now),
-        Platform::Woocommerce => woocommerce::normalize(headers, &json, click_param, now),
-        Platform::Postback => postback::normalize(&json, body, now),
-    }
+    platform(kind).normalize(headers, Strict::check(body)?, click_param, now)
 }
 
 /// The raw body (the signatures are over its bytes), at most [`MAX_BODY_BYTES`]. Reading it fails
@@ -136,13 +183,32 @@ fn signature_error(err: SignatureError) -> HttpError {
     HttpError::new(StatusCode::UNAUTHORIZED, code, err.to_string())
 }
 
+/// The 200 answers of the ingest routes.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Accepted {
+    /// Every fact is on the queue: their delivery ids.
+    Queued { queued: Vec<String> },
+    /// A topic or state we do not book, acknowledged so the platform stops retrying.
+    Ignored { ignored: String },
+    /// WooCommerce's creation ping.
+    Pong { pong: bool },
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        (StatusCode::OK, Json(self)).into_response()
+    }
+}
+
 async fn ingest(
     state: &WebhookState,
-    platform: Platform,
+    platform: &dyn Platform,
     program: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(StatusCode, axum::Json<Value>), HttpError> {
+) -> Result<Accepted, HttpError> {
+    let kind = platform.kind();
     let unknown = || HttpError::not_found("no such program");
     let program_id = ProgramId::parse(program).map_err(|_| unknown())?;
     let program = state
@@ -151,59 +217,43 @@ async fn ingest(
         .await?
         .ok_or_else(unknown)?
         .record;
-    if platform == Platform::Woocommerce && woocommerce::is_ping(headers, body) {
-        return Ok((StatusCode::OK, axum::Json(json!({"pong": true}))));
+    if platform.is_ping(headers, body) {
+        return Ok(Accepted::Pong { pong: true });
     }
     let secret = state
         .store
-        .webhook_secret(&program.id, platform)
+        .webhook_secret(&program.id, kind)
         .await?
         .ok_or_else(|| {
             HttpError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::WebhookNotConfigured,
-                format!("no {} secret is set for this program", platform.as_str()),
+                format!("no {} secret is set for this program", kind.as_str()),
             )
         })?;
-    let secret = secret.secret.as_bytes();
-    let signature = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.store.now();
-    match platform {
-        Platform::Shopify => verify_body_base64(secret, body, signature("x-shopify-hmac-sha256")),
-        Platform::Woocommerce => {
-            verify_body_base64(secret, body, signature("x-wc-webhook-signature"))
-        }
-        Platform::Stripe => verify_timestamped(
-            secret,
-            body,
-            signature("stripe-signature"),
-            now.unix_timestamp(),
-        ),
-        Platform::Postback => verify_timestamped(
-            secret,
-            body,
-            signature(POSTBACK_SIGNATURE),
-            now.unix_timestamp(),
-        ),
-    }
-    .map_err(signature_error)?;
+    platform
+        .verify(secret.secret.as_bytes(), headers, body, now)
+        .map_err(signature_error)?;
 
-    let normalized =
-        normalize(platform, headers, body, &program.click_param, now).map_err(malformed)?;
-    let facts = match normalized {
+    let strict = Strict::check(body).map_err(malformed)?;
+    let facts = match platform
+        .normalize(headers, strict, &program.click_param, now)
+        .map_err(malformed)?
+    {
         Normalized::Ignored(topic) => {
-            tracing::info!(platform = platform.as_str(), %topic, "webhook ignored");
-            return Ok((StatusCode::OK, axum::Json(json!({ "ignored": topic }))));
+            tracing::info!(platform = kind.as_str(), %topic, "webhook ignored");
+            return Ok(Accepted::Ignored { ignored: topic });
         }
         Normalized::Facts(facts) => facts,
     };
     // Every normalizer applies the limits field by field; the worker's own check runs here too,
     // on every event before any is sent, so nothing answered 200 can be parked as poison later.
-    let mut messages = Vec::new();
+    let mut messages = Vec::with_capacity(facts.len());
     for (delivery_id, fact) in facts {
         let event = ConversionEvent {
             program_id: program.id.clone(),
-            platform,
+            platform: kind,
             delivery_id,
             received_at: now,
             fact,
@@ -215,17 +265,17 @@ async fn ingest(
             .map_err(|e| HttpError::bad_request(ErrorCode::MalformedBody, e.to_string()))?;
         messages.push((event.delivery_id, message));
     }
-    let mut deliveries = Vec::new();
+    let mut queued = Vec::with_capacity(messages.len());
     for (delivery_id, message) in messages {
         // Only a message the queue holds may be answered 2xx; otherwise the platform retries.
         state.conversions.send(&message).await.map_err(|err| {
-            tracing::error!(error = %err, platform = platform.as_str(), "enqueueing a conversion failed");
+            tracing::error!(error = %err, platform = kind.as_str(), "enqueueing a conversion failed");
             HttpError::unavailable()
         })?;
-        deliveries.push(delivery_id);
+        queued.push(delivery_id);
     }
-    tracing::info!(platform = platform.as_str(), program = %program.id, queued = deliveries.len(), "webhook accepted");
-    Ok((StatusCode::OK, axum::Json(json!({ "queued": deliveries }))))
+    tracing::info!(platform = kind.as_str(), program = %program.id, queued = queued.len(), "webhook accepted");
+    Ok(Accepted::Queued { queued })
 }
 
 macro_rules! platform_route {
@@ -245,25 +295,27 @@ macro_rules! platform_route {
             Path(program): Path<String>,
             headers: HeaderMap,
             RawBody(body): RawBody,
-        ) -> Result<(StatusCode, axum::Json<Value>), HttpError> {
-            ingest(&state, $platform, &program, &headers, &body).await
+        ) -> Result<Response, HttpError> {
+            ingest(&state, $platform, &program, &headers, &body)
+                .await
+                .map(IntoResponse::into_response)
         }
     };
 }
 
-platform_route!(shopify_webhook, Platform::Shopify, "/webhooks/shopify/{program}",
+platform_route!(shopify_webhook, &Shopify, "/webhooks/shopify/{program}",
     "Shopify: `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the body), `X-Shopify-Topic`, `X-Shopify-Webhook-Id`.");
 platform_route!(
     stripe_webhook,
-    Platform::Stripe,
+    &Stripe,
     "/webhooks/stripe/{program}",
     "Stripe: `Stripe-Signature: t=…,v1=…` (hex HMAC-SHA256 of `t.body`, 300 s tolerance)."
 );
-platform_route!(woocommerce_webhook, Platform::Woocommerce, "/webhooks/woocommerce/{program}",
+platform_route!(woocommerce_webhook, &Woocommerce, "/webhooks/woocommerce/{program}",
     "WooCommerce: `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the body), `X-WC-Webhook-Topic`, `X-WC-Webhook-Delivery-ID`; the creation ping gets 200.");
 platform_route!(
     postback,
-    Platform::Postback,
+    &Postback,
     "/postback/{program}",
     "Our server-to-server format (README), signed `Linkledger-Signature: t=…,v1=…` like Stripe."
 );
