@@ -25,10 +25,12 @@ impl<'a> Strict<'a> {
     /// Checks a body, or says where it is malformed (the path of a duplicate key).
     pub fn check(body: &'a [u8]) -> Result<Self, BadField> {
         let mut path = Vec::new();
+        let mut keys = Vec::new();
         let mut duplicate = None;
         let mut deserializer = serde_json::Deserializer::from_slice(body);
         let checked = Checker {
             path: &mut path,
+            keys: &mut keys,
             duplicate: &mut duplicate,
         }
         .deserialize(&mut deserializer)
@@ -93,40 +95,16 @@ fn render(path: &[Segment<'_>], last: &str) -> String {
     text
 }
 
-/// Objects with more keys than this are checked with a hash set (a linear search below).
-const LINEAR_KEYS: usize = 16;
-
-/// The keys of one object seen so far.
-enum Seen<'de> {
-    Few(Vec<Cow<'de, str>>),
-    Many(HashSet<Cow<'de, str>>),
-}
-
-impl<'de> Seen<'de> {
-    /// Adds `key`; false if it was there already.
-    fn insert(&mut self, key: Cow<'de, str>) -> bool {
-        match self {
-            Seen::Few(keys) if keys.len() < LINEAR_KEYS => {
-                if keys.contains(&key) {
-                    return false;
-                }
-                keys.push(key);
-                true
-            }
-            Seen::Few(keys) => {
-                let mut set: HashSet<Cow<'de, str>> = keys.drain(..).collect();
-                let fresh = set.insert(key);
-                *self = Seen::Many(set);
-                fresh
-            }
-            Seen::Many(set) => set.insert(key),
-        }
-    }
-}
+/// Objects with more keys than this are checked with a hash set; below, by a linear search of
+/// the keys seen (no hashing, no allocation of its own: [`Checker::keys`]).
+const LINEAR_KEYS: usize = 64;
 
 /// Walks a value, remembering where it is; the first duplicate key stops the walk.
 struct Checker<'a, 'de> {
     path: &'a mut Vec<Segment<'de>>,
+    /// The keys of the objects being walked, outermost first: each object searches its own
+    /// (from where they start) and truncates them when it ends, so one buffer serves all.
+    keys: &'a mut Vec<Cow<'de, str>>,
     duplicate: &'a mut Option<String>,
 }
 
@@ -134,6 +112,7 @@ impl<'de> Checker<'_, 'de> {
     fn child(&mut self) -> Checker<'_, 'de> {
         Checker {
             path: &mut *self.path,
+            keys: &mut *self.keys,
             duplicate: &mut *self.duplicate,
         }
     }
@@ -200,9 +179,27 @@ impl<'de> Visitor<'de> for Checker<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = Seen::Few(Vec::new());
+        let start = self.keys.len();
+        let mut many: Option<HashSet<Cow<'de, str>>> = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if !seen.insert(key.clone()) {
+            let fresh = match &mut many {
+                Some(set) => set.insert(key.clone()),
+                None => {
+                    let ours = self.keys.get(start..).unwrap_or_default();
+                    if ours.contains(&key) {
+                        false
+                    } else if ours.len() < LINEAR_KEYS {
+                        self.keys.push(key.clone());
+                        true
+                    } else {
+                        let mut set: HashSet<Cow<'de, str>> = self.keys.drain(start..).collect();
+                        let fresh = set.insert(key.clone());
+                        many = Some(set);
+                        fresh
+                    }
+                }
+            };
+            if !fresh {
                 *self.duplicate = Some(render(self.path, &key));
                 return Err(de::Error::custom("duplicate key"));
             }
@@ -211,6 +208,7 @@ impl<'de> Visitor<'de> for Checker<'_, 'de> {
             self.path.pop();
             value?;
         }
+        self.keys.truncate(start);
         Ok(())
     }
 }
