@@ -136,7 +136,9 @@ pub struct ConsumerOptions {
     /// A retried message is hidden this long times its receive count.
     pub retry_delay: Duration,
     /// Batches booked at the same time (as Lambda runs several workers): the SQLite writer
-    /// commits their writes together.
+    /// commits their writes together. A booking spends most of its time waiting (its reads,
+    /// then its commit's fsync), so throughput grows with the bookings in flight
+    /// (`consumers × batch`) until the writer is busy: see BENCHMARKS.md, "Ingest".
     pub consumers: usize,
 }
 
@@ -147,7 +149,7 @@ impl Default for ConsumerOptions {
             wait: Duration::from_secs(1),
             visibility: Duration::from_secs(60),
             retry_delay: Duration::from_secs(30),
-            consumers: 4,
+            consumers: 16,
         }
     }
 }
@@ -171,45 +173,42 @@ impl Drained {
 }
 
 /// Books one received batch concurrently (events of different orders never wait on each other;
-/// the same order's race is settled by the store's conditions) and acknowledges each message:
-/// deleted when done, hidden for a growing delay when it should be retried, released at once
-/// when it can never be booked (so it reaches the dead-letter queue in three receives).
+/// the same order's race is settled by the store's conditions) and acknowledges each message as
+/// soon as it is decided: deleted when done, hidden for a growing delay when it should be
+/// retried, released at once when it can never be booked (so it reaches the dead-letter queue
+/// in three receives). A message's acknowledgement never waits for its batch-mates' bookings:
+/// the SQLite writer commits it together with whatever else is waiting (their bookings, other
+/// consumers' acknowledgements), so one slow booking does not hold the batch's deletes back.
 async fn book_received(
     store: &Store,
     queue: &dyn Queue,
     messages: Vec<Message>,
     options: &ConsumerOptions,
 ) -> Result<Drained, QueueError> {
-    let dispositions = join_all(messages.iter().map(|m| {
+    let outcomes = join_all(messages.iter().map(|m| {
         let span = tracing::info_span!("conversion_message", message_id = %m.id, receives = m.receive_count);
-        tracing::Instrument::instrument(process_message(store, &m.body), span)
+        tracing::Instrument::instrument(
+            async move {
+                let disposition = process_message(store, &m.body).await;
+                let acknowledged = match &disposition {
+                    Disposition::Done(_) => queue.delete(&m.receipt).await,
+                    Disposition::Retry(_) => {
+                        let delay = options.retry_delay.saturating_mul(m.receive_count.max(1));
+                        queue.change_visibility(&m.receipt, delay).await
+                    }
+                    Disposition::Poison(_) => {
+                        queue.change_visibility(&m.receipt, Duration::ZERO).await
+                    }
+                };
+                (disposition, acknowledged)
+            },
+            span,
+        )
     }))
     .await;
     let mut drained = Drained::default();
-    // Acknowledged together, so the SQLite writer commits them as one group.
-    let acks = messages
-        .iter()
-        .zip(&dispositions)
-        .map(|(message, disposition)| async move {
-            match disposition {
-                Disposition::Done(_) => queue.delete(&message.receipt).await,
-                Disposition::Retry(_) => {
-                    let delay = options
-                        .retry_delay
-                        .saturating_mul(message.receive_count.max(1));
-                    queue.change_visibility(&message.receipt, delay).await
-                }
-                Disposition::Poison(_) => {
-                    queue
-                        .change_visibility(&message.receipt, Duration::ZERO)
-                        .await
-                }
-            }
-        });
-    for result in join_all(acks).await {
-        result?;
-    }
-    for disposition in &dispositions {
+    for (disposition, acknowledged) in outcomes {
+        acknowledged?;
         match disposition {
             Disposition::Done(_) => drained.done = drained.done.saturating_add(1),
             Disposition::Retry(_) => drained.retried = drained.retried.saturating_add(1),
