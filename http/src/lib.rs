@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -120,12 +121,24 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+/// What failed behind a server error, for the log only (never the answer).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
 /// An error answer with its status.
 #[derive(Debug)]
 pub struct HttpError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// Why a 5xx happened: logged once by [`with_common_layers`], with its source chain.
+    cause: Option<Cause>,
+}
+
+/// Put on a 5xx answer for the logging layer: its code and what failed.
+#[derive(Clone, Debug)]
+struct ServerError {
+    code: ErrorCode,
+    cause: Option<Cause>,
 }
 
 impl HttpError {
@@ -134,7 +147,16 @@ impl HttpError {
             status,
             code,
             message: message.into(),
+            cause: None,
         }
+    }
+    /// The error behind this answer, logged (with its sources) if the answer is a 5xx.
+    pub fn with_cause(
+        mut self,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.cause = Some(Arc::from(cause.into()));
+        self
     }
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -168,23 +190,62 @@ impl IntoResponse for HttpError {
                 message: self.message,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status.is_server_error() {
+            response.extensions_mut().insert(ServerError {
+                code: self.code,
+                cause: self.cause,
+            });
+        }
+        response
     }
 }
 
-/// Store failures are ours, never the caller's: logged with context, answered 503 (retry).
+/// Store failures are ours, never the caller's: answered 503 (retry), the store's error kept as
+/// the cause that the logging layer writes down.
 impl From<StoreError> for HttpError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidCursor => {
                 Self::bad_request(ErrorCode::InvalidCursor, "the cursor is not one we issued")
             }
-            other => {
-                tracing::error!(error = %other, "store call failed");
-                Self::unavailable()
-            }
+            other => Self::unavailable().with_cause(other),
         }
     }
+}
+
+/// An error and its sources, outermost first: `a: b: c`.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        chain.push_str(": ");
+        chain.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    chain
+}
+
+/// Every 5xx answered is logged here, once, in the request's span (method and route): its
+/// status, code and cause chain. Causes are our own errors (store, settlement, ...), which name
+/// ids and reasons, never a request's body, query or headers.
+async fn log_server_errors(request: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() {
+        let error = response.extensions_mut().remove::<ServerError>();
+        let code = error.as_ref().map_or("<none>", |e| e.code.as_str());
+        match error.and_then(|e| e.cause) {
+            Some(cause) => tracing::error!(
+                status = status.as_u16(),
+                code,
+                cause = %cause_chain(cause.as_ref()),
+                "server error answered"
+            ),
+            None => tracing::error!(status = status.as_u16(), code, "server error answered"),
+        }
+    }
+    response
 }
 
 /// 413 in our shape: the body is larger than the route accepts.
@@ -414,16 +475,17 @@ pub fn with_common_layers(router: axum::Router) -> axum::Router {
     router
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
-                tracing::error!("a request handler panicked");
                 HttpError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorCode::Internal,
                     "unexpected error",
                 )
+                .with_cause("a request handler panicked")
                 .into_response()
             },
         ))
         .layer(axum::middleware::from_fn(bounded_request))
+        .layer(axum::middleware::from_fn(log_server_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
 

@@ -179,14 +179,19 @@ async fn seal_answer(state: &ApiState, binding: &Binding, response: Response) ->
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE_BYTES).await else {
-        tracing::error!("a listing's answer could not be read to seal its cursor");
-        return HttpError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "unexpected error",
-        )
-        .into_response();
+    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "unexpected error",
+            )
+            .with_cause(format!(
+                "a listing's answer could not be read to seal its cursor: {e}"
+            ))
+            .into_response()
+        }
     };
     let found = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(&bytes)
         .ok()
