@@ -8,8 +8,9 @@ use linkledger_core::audit::{Actor, AuditEntry};
 use linkledger_core::conversion::Platform;
 use linkledger_core::creator::{email_hash, Creator, Enrolment};
 use linkledger_core::destination::{Destination, Domain};
-use linkledger_core::ids::{CreatorId, LinkCode, ProgramId};
-use linkledger_core::link::{Link, PromoCode};
+use linkledger_core::ids::{CreatorId, ProgramId};
+use linkledger_core::link::PromoCode;
+use linkledger_core::manage::links;
 use linkledger_core::money::{BasisPoints, Currency, Money};
 use linkledger_core::program::{CommissionPlan, Precedence, Program, SaleCommission};
 use linkledger_store::{Store, WebhookSecret};
@@ -52,10 +53,15 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
     };
     program.validate()?;
     let demo = Actor::operator("demo");
-    let audit =
-        |action: &str, target: &str| AuditEntry::new::<()>(now, &demo, action, target, None, None);
+    // Each record's audit entry carries it (`after`), as the API's do.
+    let created = |action: &str, target: &str, record: serde_json::Value| {
+        AuditEntry::new(now, &demo, action, target, None, Some(&record))
+    };
     store
-        .create_program(&program, &audit("program.create", PROGRAM))
+        .create_program(
+            &program,
+            &created("program.create", PROGRAM, serde_json::to_value(&program)?),
+        )
         .await?;
     let creator = Creator {
         id: CreatorId::parse(CREATOR)?,
@@ -65,47 +71,54 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         created_at: now,
     };
     store
-        .create_creator(&creator, &audit("creator.create", CREATOR))
-        .await?;
-    if store.enrolment(&program.id, &creator.id).await?.is_none() {
-        store
-            .enrol(
-                &Enrolment {
-                    program_id: program.id.clone(),
-                    creator_id: creator.id.clone(),
-                    rate_override: None,
-                    enrolled_at: now,
-                },
-                &audit("enrolment.put", CREATOR),
-            )
-            .await?;
-    }
-    store
-        .create_link(
-            &Link {
-                code: LinkCode::parse(LINK)?,
-                program_id: program.id.clone(),
-                creator_id: creator.id.clone(),
-                destination: Destination::for_program(
-                    "https://shop.example.com/serum?ref=ig",
-                    &domains,
-                )?,
-                disabled: false,
-                expires_at: None,
-                created_at: now,
-            },
-            &audit("link.create", LINK),
+        .create_creator(
+            &creator,
+            &created("creator.create", CREATOR, serde_json::to_value(&creator)?),
         )
         .await?;
-    store
-        .create_promo_code(
-            &PromoCode {
-                code: PROMO.into(),
+    let enrolment = match store.enrolment(&program.id, &creator.id).await? {
+        Some(enrolment) => enrolment,
+        None => {
+            let enrolment = Enrolment {
                 program_id: program.id.clone(),
                 creator_id: creator.id.clone(),
-                created_at: now,
-            },
-            &audit("promo_code.create", PROMO),
+                rate_override: None,
+                enrolled_at: now,
+            };
+            store
+                .enrol(
+                    &enrolment,
+                    &created("enrolment.put", CREATOR, serde_json::to_value(&enrolment)?),
+                )
+                .await?;
+            enrolment
+        }
+    };
+    // The API's link rules; on a second run the code exists and the link is left as it is.
+    let (link, link_audit) = links::create(
+        &links::NewLink {
+            creator_id: creator.id.clone(),
+            destination: "https://shop.example.com/serum?ref=ig".into(),
+            code: Some(LINK.into()),
+            expires_at: None,
+        },
+        &program,
+        Some(&enrolment),
+        0,
+        now,
+        &demo,
+    )?;
+    store.create_link(&link, &link_audit).await?;
+    let promo = PromoCode {
+        code: PROMO.into(),
+        program_id: program.id.clone(),
+        creator_id: creator.id.clone(),
+        created_at: now,
+    };
+    store
+        .create_promo_code(
+            &promo,
+            &created("promo_code.create", PROMO, serde_json::to_value(&promo)?),
         )
         .await?;
 
@@ -121,7 +134,18 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
             created_at: now,
         };
         store
-            .put_webhook_secret(&secret, &audit("webhook_secret.put", PROGRAM))
+            .put_webhook_secret(
+                &secret,
+                // The masked form only, as the API keeps it.
+                &AuditEntry::new(
+                    now,
+                    &demo,
+                    "webhook_secret.put",
+                    format!("{PROGRAM}/{}", Platform::Postback.as_str()),
+                    None,
+                    Some(&secret.masked()),
+                ),
+            )
             .await?;
     }
 

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use linkledger_core::api_key::{ApiKey, Role};
-use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::api_key::ApiKey;
+use linkledger_core::audit::Actor;
+use linkledger_core::manage::keys::{self, KeyError};
 use linkledger_http::{ErrorCode, HttpError, Json, Query};
 use linkledger_store::ports::Created;
 use linkledger_store::Store;
@@ -27,52 +28,31 @@ pub struct IssuedKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("creator keys need a creator_id, and only creator keys take one")]
-    CreatorBinding,
-    #[error("no such creator")]
-    UnknownCreator,
-    #[error("label: must be at most 100 characters, without control characters")]
-    Label,
+    #[error(transparent)]
+    Refused(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] linkledger_store::ports::StoreError),
 }
 
-/// Mints and stores a key; used by the API and by `linkledger keys create`.
+/// Reads the facts, mints ([`keys::issue`]) and stores a key, minting again on the rare id
+/// collision; used by the API, `linkledger keys create` and `serve --demo`.
 pub async fn issue_key(
     store: &Store,
     input: NewApiKey,
     actor: &Actor,
 ) -> Result<IssuedKey, IssueError> {
-    if (input.role == Role::Creator) != input.creator_id.is_some() {
-        return Err(IssueError::CreatorBinding);
-    }
-    if input
-        .label
-        .as_ref()
-        .is_some_and(|l| l.chars().count() > 100 || linkledger_core::limits::check_text(l).is_err())
-    {
-        return Err(IssueError::Label);
-    }
-    if let Some(creator) = &input.creator_id {
-        if store.creator(creator).await?.is_none() {
-            return Err(IssueError::UnknownCreator);
-        }
-    }
+    let input = keys::NewApiKey {
+        role: input.role,
+        creator_id: input.creator_id,
+        label: input.label,
+    };
+    keys::check(&input)?;
+    let creator_known = match &input.creator_id {
+        Some(creator) => store.creator(creator).await?.is_some(),
+        None => false,
+    };
     loop {
-        let minted = ApiKey::mint(
-            input.role,
-            input.creator_id.clone(),
-            input.label.clone(),
-            store.now(),
-        );
-        let audit = AuditEntry::new(
-            store.now(),
-            actor,
-            "api_key.create",
-            &minted.record.id,
-            None,
-            Some(&minted.record),
-        );
+        let (minted, audit) = keys::issue(&input, creator_known, store.now(), actor)?;
         if store
             .create_api_key(&minted.record, &minted.secret, &audit)
             .await?
@@ -100,10 +80,12 @@ pub async fn create_key(
             Ok((StatusCode::CREATED, Json((&issued).into())))
         }
         Err(IssueError::Store(e)) => Err(e.into()),
-        Err(IssueError::UnknownCreator) => Err(HttpError::not_found("no such creator")),
-        Err(other) => Err(HttpError::bad_request(
+        Err(IssueError::Refused(KeyError::UnknownCreator)) => {
+            Err(HttpError::not_found("no such creator"))
+        }
+        Err(IssueError::Refused(refused)) => Err(HttpError::bad_request(
             ErrorCode::InvalidKey,
-            other.to_string(),
+            refused.to_string(),
         )),
     }
 }

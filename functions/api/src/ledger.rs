@@ -9,9 +9,9 @@ use utoipa::IntoParams;
 
 use axum::http::StatusCode;
 
-use linkledger_core::audit::AuditEntry;
 use linkledger_core::ids::CreatorId;
 use linkledger_core::ledger::{balances, LedgerEntry};
+use linkledger_core::manage::adjustments::{self, AdjustmentError};
 use linkledger_core::money::MoneyError;
 use linkledger_http::{ErrorCode, HttpError, Json, Query};
 
@@ -151,45 +151,26 @@ pub async fn create_adjustment(
         .await?
         .ok_or_else(|| HttpError::not_found("no such program"))?
         .record;
-    if state
+    let enrolment = state
         .store
         .enrolment(&program.id, &input.creator_id)
-        .await?
-        .is_none()
-    {
-        return Err(HttpError::not_found(
-            "the creator is not enrolled in this program",
-        ));
-    }
-    crate::bounds::amount(ErrorCode::InvalidAdjustment, "amount", &input.amount)?;
-    if input.amount.currency() != program.currency || input.amount.minor() == 0 {
-        return Err(HttpError::bad_request(
-            ErrorCode::InvalidAdjustment,
-            format!(
-                "amount: must be a non-zero amount in the program currency {}",
-                program.currency
-            ),
-        ));
-    }
-    let note = input.note.trim();
-    crate::bounds::text(ErrorCode::InvalidAdjustment, "note", note)?;
-    if note.is_empty() {
-        return Err(HttpError::bad_request(
-            ErrorCode::InvalidAdjustment,
-            "note: must be 1 to 500 characters",
-        ));
-    }
-    let now = state.store.now();
-    let entry =
-        LedgerEntry::adjustment(input.creator_id, program.id, input.amount, now).with_note(note);
-    let audit = AuditEntry::new(
+        .await?;
+    let input = adjustments::NewAdjustment {
+        creator_id: input.creator_id,
+        amount: input.amount,
+        note: input.note,
+    };
+    let (entry, audit) = adjustments::create(
+        &input,
+        &program,
+        enrolment.as_ref(),
         state.store.now(),
         &caller.actor(),
-        "ledger.adjust",
-        &entry.id,
-        None,
-        Some(&entry),
-    );
+    )
+    .map_err(|e| match e {
+        AdjustmentError::NotEnrolled => HttpError::not_found(e.to_string()),
+        other => HttpError::bad_request(ErrorCode::InvalidAdjustment, other.to_string()),
+    })?;
     state
         .store
         .append_entries(std::slice::from_ref(&entry), &audit)

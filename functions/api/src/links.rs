@@ -7,10 +7,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use linkledger_core::audit::AuditEntry;
-use linkledger_core::destination::Destination;
 use linkledger_core::ids::LinkCode;
 use linkledger_core::link::Link;
+use linkledger_core::manage::links::{self, LinkError};
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::{Created, StoreError};
 use linkledger_store::{LinkFilter, Versioned};
@@ -20,9 +19,6 @@ use crate::pages::{creator_scope, program_filter, Page, PageParams};
 use crate::wire;
 use crate::wire::links::{ClickView, NewLink};
 use crate::ApiState;
-
-/// Attempts at a fresh generated code before giving up (8 characters: collisions are rare).
-const GENERATE_ATTEMPTS: usize = 5;
 
 #[utoipa::path(post, path = "/api/links", tag = "links", request_body = NewLink, security(("bearer" = [])),
     responses((status = 201, body = wire::links::Link), (status = 400, body = linkledger_http::ErrorBody),
@@ -56,64 +52,46 @@ pub async fn create_link(
         .await?
         .ok_or_else(|| HttpError::not_found("no such program"))?
         .record;
-    if state
-        .store
-        .enrolment(&program.id, &creator_id)
-        .await?
-        .is_none()
-    {
-        return Err(match caller.own_creator() {
-            Some(_) => HttpError::not_found("no such program"),
-            None => HttpError::bad_request(
-                ErrorCode::NotEnrolled,
-                "enrol the creator in the program first",
-            ),
-        });
-    }
-    let destination = Destination::for_program(&input.destination, &program.allowed_domains)
-        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidDestination, e.to_string()))?;
-    let now = state.store.now();
-    if input.expires_at.is_some_and(|at| at <= now) {
-        return Err(HttpError::bad_request(
-            ErrorCode::InvalidLink,
-            "expires_at must be in the future",
-        ));
-    }
-    let chosen = match &input.code {
-        Some(code) => Some(
-            LinkCode::parse(code)
-                .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCode, e.to_string()))?,
-        ),
-        None => None,
+    let enrolment = state.store.enrolment(&program.id, &creator_id).await?;
+    let input = links::NewLink {
+        creator_id,
+        destination: input.destination,
+        code: input.code,
+        expires_at: input.expires_at,
     };
-    let attempts = if chosen.is_some() {
-        1
-    } else {
-        GENERATE_ATTEMPTS
-    };
-    for _ in 0..attempts {
-        let link = Link {
-            code: chosen.clone().unwrap_or_else(LinkCode::generate),
-            program_id: program.id.clone(),
-            creator_id: creator_id.clone(),
-            destination: destination.clone(),
-            disabled: false,
-            expires_at: input.expires_at,
-            created_at: now,
-        };
-        let audit = AuditEntry::new(
+    let mut codes_taken = 0_usize;
+    loop {
+        let (link, audit) = links::create(
+            &input,
+            &program,
+            enrolment.as_ref(),
+            codes_taken,
             state.store.now(),
             &caller.actor(),
-            "link.create",
-            &link.code,
-            None,
-            Some(&link),
-        );
+        )
+        .map_err(|e| link_refused(e, &caller))?;
         if state.store.create_link(&link, &audit).await? == Created::Created {
             return Ok((StatusCode::CREATED, Json((&link).into())));
         }
+        codes_taken = codes_taken.saturating_add(1);
     }
-    Err(HttpError::conflict("that code is taken"))
+}
+
+/// A creator key is told a program it is not enrolled in does not exist, as if it could not
+/// see it; an admin is told to enrol first.
+fn link_refused(err: LinkError, caller: &Caller) -> HttpError {
+    match err {
+        LinkError::NotEnrolled => match caller.own_creator() {
+            Some(_) => HttpError::not_found("no such program"),
+            None => HttpError::bad_request(ErrorCode::NotEnrolled, err.to_string()),
+        },
+        LinkError::Destination(e) => {
+            HttpError::bad_request(ErrorCode::InvalidDestination, e.to_string())
+        }
+        LinkError::ExpiryPassed => HttpError::bad_request(ErrorCode::InvalidLink, err.to_string()),
+        LinkError::Code(e) => HttpError::bad_request(ErrorCode::InvalidCode, e.to_string()),
+        LinkError::CodeTaken => HttpError::conflict(err.to_string()),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -195,20 +173,11 @@ pub async fn disable_link(
     ])?;
     for _ in 0..3 {
         let current = visible_link(&state, &caller, &code).await?;
-        if current.record.disabled {
+        let Some((link, audit)) =
+            links::disable(&current.record, state.store.now(), &caller.actor())
+        else {
             return Ok(Json((&current.record).into()));
-        }
-        let before = current.record;
-        let mut link = before.clone();
-        link.disabled = true;
-        let audit = AuditEntry::new(
-            state.store.now(),
-            &caller.actor(),
-            "link.disable",
-            &link.code,
-            Some(&before),
-            Some(&link),
-        );
+        };
         match state
             .store
             .update_link(&link, current.version, &audit)

@@ -7,18 +7,18 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use time::Date;
+use time::{Date, OffsetDateTime};
 use utoipa::IntoParams;
 
 use linkledger_core::api_key::Role;
-use linkledger_core::audit::AuditEntry;
+use linkledger_core::audit::{Actor, AuditEntry};
 use linkledger_core::ledger::LedgerEntry;
+use linkledger_core::manage::payouts::{self, PayoutError};
 use linkledger_core::money::Currency;
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::StoreError;
 use linkledger_store::settlement::{
-    plan, settle, LineStatus, Payout, PayoutStatus, SettleError, SettlementLine, SettlementRun,
-    CHUNK_SIZE,
+    plan, settle, LineStatus, Payout, SettleError, SettlementLine, SettlementRun, CHUNK_SIZE,
 };
 
 use crate::auth::Caller;
@@ -69,10 +69,18 @@ pub async fn run_settlement(
         // A creator's money or unreadable record fails that creator's line, never the run;
         // reaching here means the run itself could not go on: retryable.
         Err(e @ (SettleError::Money(_) | SettleError::Unreadable(_))) => {
-            tracing::error!(%date, error = %e, "settlement run failed");
-            Err(HttpError::unavailable())
+            Err(HttpError::unavailable().with_cause(RunFailed { date, cause: e }))
         }
     }
+}
+
+/// A run that could not go on, as the 5xx log names it.
+#[derive(Debug, thiserror::Error)]
+#[error("settlement run of {date} failed")]
+struct RunFailed {
+    date: Date,
+    #[source]
+    cause: SettleError,
 }
 
 #[utoipa::path(get, path = "/api/settlements", tag = "settlements", params(PageParams), security(("bearer" = [])),
@@ -312,12 +320,16 @@ pub async fn list_payouts(
     ))
 }
 
+/// Reads the payout, lets `decide` change it (with the ledger entry to append, if any), writes.
 async fn change_payout(
     state: &ApiState,
     caller: &Caller,
     id: &str,
-    change: impl Fn(&mut Payout) -> Result<Option<LedgerEntry>, HttpError>,
-    action: &str,
+    decide: impl FnOnce(
+        &Payout,
+        OffsetDateTime,
+        &Actor,
+    ) -> Result<(Payout, Option<LedgerEntry>, AuditEntry), PayoutError>,
 ) -> Result<Json<wire::settlements::Payout>, HttpError> {
     caller.require(FINANCE)?;
     let found = state
@@ -325,23 +337,8 @@ async fn change_payout(
         .payout(id)
         .await?
         .ok_or_else(|| HttpError::not_found("no such payout"))?;
-    if found.record.status != PayoutStatus::Pending {
-        return Err(HttpError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::PayoutNotPending,
-            format!("this payout is already {:?}", found.record.status).to_lowercase(),
-        ));
-    }
-    let mut payout = found.record.clone();
-    let entry = change(&mut payout)?;
-    let audit = AuditEntry::new(
-        state.store.now(),
-        &caller.actor(),
-        action,
-        &payout.id,
-        Some(&found.record),
-        Some(&payout),
-    );
+    let (payout, entry, audit) =
+        decide(&found.record, state.store.now(), &caller.actor()).map_err(payout_refused)?;
     match state
         .store
         .update_payout(&payout, found.version, entry.as_ref(), &audit)
@@ -355,6 +352,21 @@ async fn change_payout(
     }
 }
 
+fn payout_refused(err: PayoutError) -> HttpError {
+    let code = match err {
+        PayoutError::Reference => ErrorCode::InvalidReference,
+        PayoutError::Reason => ErrorCode::InvalidReason,
+        PayoutError::NotPending(_) => {
+            return HttpError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::PayoutNotPending,
+                err.to_string(),
+            )
+        }
+    };
+    HttpError::bad_request(code, err.to_string())
+}
+
 #[utoipa::path(post, path = "/api/payouts/{id}/paid", tag = "settlements", request_body = PaidPayout,
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = wire::settlements::Payout), (status = 404, body = linkledger_http::ErrorBody), (status = 409, body = linkledger_http::ErrorBody)))]
@@ -365,25 +377,11 @@ pub async fn mark_paid(
     Json(input): Json<PaidPayout>,
 ) -> Result<Json<wire::settlements::Payout>, HttpError> {
     let paid_on = parse_date(&input.paid_on)?;
-    let reference = input.external_ref.trim().to_string();
-    if reference.is_empty() || reference.len() > 200 {
-        return Err(HttpError::bad_request(
-            ErrorCode::InvalidReference,
-            "external_ref must be 1 to 200 characters",
-        ));
-    }
-    change_payout(
-        &state,
-        &caller,
-        &id,
-        |p| {
-            p.status = PayoutStatus::Paid;
-            p.external_ref = Some(reference.clone());
-            p.paid_on = Some(paid_on);
-            Ok(None)
-        },
-        "payout.paid",
-    )
+    let reference = payouts::Reference::parse(&input.external_ref).map_err(payout_refused)?;
+    change_payout(&state, &caller, &id, |payout, now, actor| {
+        let (paid, audit) = payouts::paid(payout, paid_on, reference, now, actor)?;
+        Ok((paid, None, audit))
+    })
     .await
 }
 
@@ -397,32 +395,10 @@ pub async fn mark_failed(
     Path(id): Path<String>,
     Json(input): Json<FailedPayout>,
 ) -> Result<Json<wire::settlements::Payout>, HttpError> {
-    let reason = input.reason.trim().to_string();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(HttpError::bad_request(
-            ErrorCode::InvalidReason,
-            "reason must be 1 to 500 characters",
-        ));
-    }
-    change_payout(
-        &state,
-        &caller,
-        &id,
-        |p| {
-            p.status = PayoutStatus::Failed;
-            p.failure = Some(reason.clone());
-            // Listed under the program of the payout's own entry.
-            Ok(Some(
-                LedgerEntry::adjustment(
-                    p.creator_id.clone(),
-                    p.program_id.clone(),
-                    p.amount,
-                    state.store.now(),
-                )
-                .with_note(format!("payout {} failed: {reason}", p.id)),
-            ))
-        },
-        "payout.failed",
-    )
+    let reason = payouts::FailureReason::parse(&input.reason).map_err(payout_refused)?;
+    change_payout(&state, &caller, &id, |payout, now, actor| {
+        let (failed, recredit, audit) = payouts::failed(payout, reason, now, actor)?;
+        Ok((failed, Some(recredit), audit))
+    })
     .await
 }

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod link;
+pub mod manage;
 pub mod money;
 pub mod program;
 pub mod settlement;
