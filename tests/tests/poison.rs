@@ -225,3 +225,107 @@ async fn an_order_too_large_once_converted_is_held_not_poisoned(app: TestApp) {
     assert_eq!(reject.status, StatusCode::OK, "{}", reject.json);
 }
 on_both_backends!(an_order_too_large_once_converted_is_held_not_poisoned);
+
+/// The conversions queue, refusing every send while `down` is set.
+struct Refusing {
+    inner: std::sync::Arc<dyn linkledger_store::ports::Queue>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl linkledger_store::ports::Queue for Refusing {
+    async fn send(&self, body: &str) -> Result<String, linkledger_store::ports::QueueError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(linkledger_store::ports::QueueError::Unavailable(
+                "injected".into(),
+            ));
+        }
+        self.inner.send(body).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<linkledger_store::ports::Message>, linkledger_store::ports::QueueError> {
+        self.inner.receive(max, visibility, wait).await
+    }
+    async fn delete(&self, receipt: &str) -> Result<(), linkledger_store::ports::QueueError> {
+        self.inner.delete(receipt).await
+    }
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> Result<(), linkledger_store::ports::QueueError> {
+        self.inner.change_visibility(receipt, visibility).await
+    }
+    async fn receive_dead(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<linkledger_store::ports::Message>, linkledger_store::ports::QueueError> {
+        self.inner.receive_dead(max, visibility).await
+    }
+}
+
+/// A delivery the queue refuses is answered 503 in our error shape (the platform retries it),
+/// never 2xx; its retry, once the queue is back, books it once.
+async fn a_delivery_the_queue_refuses_is_503_and_its_retry_books_once(
+    table: linkledger_tests::backends::Backend<dyn linkledger_store::ports::Table>,
+    queue: std::sync::Arc<dyn linkledger_store::ports::Queue>,
+) {
+    let refusing = std::sync::Arc::new(Refusing {
+        inner: queue,
+        down: std::sync::atomic::AtomicBool::new(true),
+    });
+    let app = TestApp::on(table, refusing.clone()).await;
+    let (program, creator, secret) = shop(&app).await;
+    let body = json!({
+        "event": "sale", "order_id": "o-refused", "amount": "10.00", "currency": "USD",
+        "coupon": "ANNA10", "occurred_at": rfc3339_in(-60), "event_id": "delivery-1"
+    })
+    .to_string()
+    .into_bytes();
+    let deliver = || async {
+        app.deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(&secret, &body, now_unix()),
+            &body,
+        )
+        .await
+    };
+    let refused = deliver().await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.json
+    );
+    assert_eq!(refused.error_code(), "unavailable");
+    assert_eq!(app.drain().await.done, 0, "nothing was queued");
+
+    refusing
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried = deliver().await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.json);
+    assert_eq!(app.drain().await.done, 1);
+    let ledger = app
+        .get(&format!("/api/ledger?creator={creator}"), &app.admin)
+        .await;
+    assert_eq!(ledger.json["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_delivery_is_503_on_sqlite() {
+    let (table, queue) = linkledger_tests::backends::sqlite_app_backend();
+    a_delivery_the_queue_refuses_is_503_and_its_retry_books_once(table, queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_delivery_is_503_on_dynamodb() {
+    if let Some((table, queue)) = linkledger_tests::backends::aws_app_backend().await {
+        a_delivery_the_queue_refuses_is_503_and_its_retry_books_once(table, queue).await;
+    }
+}

@@ -268,10 +268,13 @@ async fn ingest(
     let mut queued = Vec::with_capacity(messages.len());
     for (delivery_id, message) in messages {
         // Only a message the queue holds may be answered 2xx; otherwise the platform retries.
-        state.conversions.send(&message).await.map_err(|err| {
-            tracing::error!(error = %err, platform = kind.as_str(), "enqueueing a conversion failed");
-            HttpError::unavailable()
-        })?;
+        // The 503 is logged once, with this cause, by the common layers (the route names the
+        // platform).
+        state
+            .conversions
+            .send(&message)
+            .await
+            .map_err(|err| HttpError::unavailable().with_cause(err))?;
         queued.push(delivery_id);
     }
     tracing::info!(platform = kind.as_str(), program = %program.id, queued = queued.len(), "webhook accepted");
