@@ -654,6 +654,42 @@ pub fn settleable_date(date: Date, now: OffsetDateTime) -> Result<Date, NotSettl
     Ok(date)
 }
 
+/// What finance is told on its queue when a run completes: one message per date (a resumed
+/// run may send it again: `dedupe_key` names the date), with the run's totals and where its
+/// reports are.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinanceAnnouncement<'a> {
+    /// Always `settlement.completed`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub dedupe_key: String,
+    #[serde(with = "serde_date")]
+    pub date: Date,
+    pub lines: u64,
+    pub failed_lines: u64,
+    pub totals: &'a [CurrencyTotal],
+    pub report: String,
+    pub report_csv: String,
+    pub paypal_csv: String,
+}
+
+impl<'a> FinanceAnnouncement<'a> {
+    pub fn of(run: &'a SettlementRun) -> Self {
+        let date = run.date;
+        Self {
+            kind: "settlement.completed",
+            dedupe_key: format!("settlement-{date}"),
+            date,
+            lines: run.lines,
+            failed_lines: run.failed_lines,
+            totals: &run.totals,
+            report: format!("/api/settlements/{date}"),
+            report_csv: format!("/api/settlements/{date}/report.csv"),
+            paypal_csv: format!("/api/settlements/{date}/paypal.csv"),
+        }
+    }
+}
+
 /// Why a date cannot be settled (yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NotSettleable {
@@ -839,6 +875,36 @@ mod tests {
         ));
         assert!(settleable_date(Date::MAX, now).is_err());
         assert!(settleable_date(Date::MIN, now).is_err());
+    }
+
+    #[test]
+    fn finance_is_told_the_run_in_one_fixed_shape() {
+        let run: SettlementRun = serde_json::from_str(
+            r#"{"date":"2026-11-27","cutoff":"2026-11-28T00:00:00Z","status":"completed",
+            "started_at":"2026-11-28T02:00:00Z","completed_at":"2026-11-28T02:00:05Z","lines":3,
+            "failed_lines":1,"totals":[{"currency":"USD","paid":{"amount":"30.00","currency":"USD"},
+            "payouts":1,"carried":{"amount":"0.00","currency":"USD"},"carried_lines":0,
+            "owed":{"amount":"0.00","currency":"USD"},"owed_lines":0,"failed_lines":1}],
+            "announced":"claimed"}"#,
+        )
+        .unwrap();
+        let told = serde_json::to_value(FinanceAnnouncement::of(&run)).unwrap();
+        let totals = serde_json::to_value(&run.totals).unwrap();
+        assert_eq!(
+            told,
+            serde_json::json!({
+                "type": "settlement.completed",
+                "dedupe_key": "settlement-2026-11-27",
+                "date": "2026-11-27",
+                "lines": 3,
+                "failed_lines": 1,
+                "totals": totals,
+                "report": "/api/settlements/2026-11-27",
+                "report_csv": "/api/settlements/2026-11-27/report.csv",
+                "paypal_csv": "/api/settlements/2026-11-27/paypal.csv",
+            })
+        );
+        assert_eq!(told["totals"][0]["paid"]["amount"], "30.00");
     }
 
     #[test]

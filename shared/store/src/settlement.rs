@@ -505,19 +505,10 @@ pub async fn finish(
         // Another finisher claimed it.
         return Ok(store.run(date).await?.map(|v| v.record).unwrap_or(run));
     }
-    let message = serde_json::json!({
-        "type": "settlement.completed",
-        "dedupe_key": format!("settlement-{date}"),
-        "date": date.to_string(),
-        "lines": run.lines,
-        "failed_lines": run.failed_lines,
-        "totals": run.totals,
-        "report": format!("/api/settlements/{date}"),
-        "report_csv": format!("/api/settlements/{date}/report.csv"),
-        "paypal_csv": format!("/api/settlements/{date}/paypal.csv"),
-    });
+    let message = serde_json::to_string(&FinanceAnnouncement::of(&run))
+        .map_err(|e| StoreError::Invalid(format!("encode the finance announcement: {e}")))?;
     queue
-        .send(&message.to_string())
+        .send(&message)
         .await
         .map_err(|e| StoreError::Unavailable(format!("finance queue: {e}")))?;
     Ok(store.mark_announced(date).await?)
