@@ -32,7 +32,7 @@ os.execv(sys.argv[2], sys.argv[2:])
 '
 
 schemathesis_start() {
-    local log="$1" port deadline bin="$ROOT/target/debug/linkledger"
+    local log="$1" port deadline bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/linkledger"
     cargo build --quiet -p linkledger
     LL_SERVE_DIR="$(mktemp -d)"
     LL_ADMIN_KEY="$("$bin" --db "$LL_SERVE_DIR/contract.db" keys create --role admin 2>/dev/null)"
