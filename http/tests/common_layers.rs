@@ -143,3 +143,59 @@ async fn the_request_trace_at_debug_never_logs_the_query_or_headers() {
         "an unmatched path leaked: {log}"
     );
 }
+
+/// A 5xx is logged exactly once, by the common layer, with its code and its cause chain (the
+/// handler and the error's conversions log nothing themselves).
+#[tokio::test]
+async fn a_server_error_is_logged_once_with_its_cause() {
+    #[derive(Debug)]
+    struct TableDown(std::io::Error);
+    impl std::fmt::Display for TableDown {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the table is down")
+        }
+    }
+    impl std::error::Error for TableDown {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let router = Router::new().route(
+        "/fail",
+        get(|| async {
+            let cause = TableDown(std::io::Error::other("connection reset"));
+            Err::<(), _>(linkledger_http::HttpError::unavailable().with_cause(cause))
+        }),
+    );
+    let response = linkledger_http::with_common_layers(router)
+        .oneshot(Request::get("/fail").body(Body::empty()).expect("a request"))
+        .await
+        .expect("the router answers");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let log = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    assert_eq!(
+        log.matches("server error answered").count(),
+        1,
+        "logged once: {log}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("server error answered"))
+        .expect("the line");
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("code=\"unavailable\"") || line.contains("code=unavailable"), "{line}");
+    assert!(line.contains("the table is down"), "the cause is kept: {line}");
+    assert!(line.contains("connection reset"), "its source too: {line}");
+    assert!(line.contains("status=503"), "{line}");
+}
