@@ -10,59 +10,11 @@ use linkledger_core::audit::AuditEntry;
 use linkledger_core::conversion::{Conversion, ConversionId, ConversionStatus, Platform};
 use linkledger_core::ids::{ClickId, CreatorId, ProgramId};
 use linkledger_core::ledger::LedgerEntry;
+// The secret's record is the core's (its rules are in `manage::secrets`); named here as before.
+pub use linkledger_core::webhook_secret::{MaskedSecret, WebhookSecret};
 
 /// Delivery records outlive every platform's retry window (Shopify 48 h, Stripe 3 days).
 pub const DELIVERY_RETENTION_DAYS: i64 = 90;
-
-/// A program's signing secret for one platform. Stored as given (HMAC needs it); the API shows
-/// it only masked after creation, and it never reaches a log (`Debug` redacts it).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookSecret {
-    pub program_id: ProgramId,
-    pub platform: Platform,
-    pub secret: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "WebhookSecret({:?}, {}, <redacted>)",
-            self.program_id,
-            self.platform.as_str()
-        )
-    }
-}
-
-/// A secret as the API shows it after creation.
-#[derive(Clone, Debug, Serialize)]
-pub struct MaskedSecret {
-    pub platform: Platform,
-    /// The first and last characters only.
-    pub secret_hint: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl WebhookSecret {
-    pub fn masked(&self) -> MaskedSecret {
-        let chars: Vec<char> = self.secret.chars().collect();
-        let hint = if chars.len() >= 12 {
-            let head: String = chars[..4].iter().collect();
-            let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
-            format!("{head}…{tail}")
-        } else {
-            "…".to_string()
-        };
-        MaskedSecret {
-            platform: self.platform,
-            secret_hint: hint,
-            created_at: self.created_at,
-        }
-    }
-}
 
 /// How many orders one click id has carried (for the click-reuse hold).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
