@@ -4,16 +4,16 @@
 
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_core::api_key::Role;
-use linkledger_core::audit::{Actor, AuditEntry};
+use linkledger_core::audit::Actor;
 use linkledger_core::conversion::Platform;
-use linkledger_core::creator::{email_hash, Creator, Enrolment};
-use linkledger_core::destination::{Destination, Domain};
+use linkledger_core::creator::{NewCreator, NewEnrolment};
+use linkledger_core::destination::Domain;
 use linkledger_core::ids::{CreatorId, ProgramId};
-use linkledger_core::link::PromoCode;
-use linkledger_core::manage::links;
+use linkledger_core::link::NewPromoCode;
+use linkledger_core::manage::{creators, links, programs, promo_codes, secrets};
 use linkledger_core::money::{BasisPoints, Currency, Money};
-use linkledger_core::program::{CommissionPlan, Precedence, Program, SaleCommission};
-use linkledger_store::{Store, WebhookSecret};
+use linkledger_core::program::{CommissionPlan, NewProgram, Precedence, SaleCommission};
+use linkledger_store::Store;
 
 pub const PROGRAM: &str = "prg_demo000000000000000000";
 pub const CREATOR: &str = "cre_anna000000000000000000";
@@ -24,78 +24,63 @@ pub const POSTBACK_SECRET: &str = "demo_postback_secret_do_not_use_in_production
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Each record goes through the API's management rules (`linkledger_core::manage`), so its audit
+/// entry is the API's too; on a second run the records exist and are left as they are.
 pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
     let now = store.now();
-    let usd = Currency::parse("USD")?;
-    let domains = vec![Domain::parse("example.com")?];
-    let program = Program {
-        id: ProgramId::parse(PROGRAM)?,
-        name: "Demo Skincare".into(),
-        currency: usd,
-        allowed_domains: domains.clone(),
-        click_param: "ll_click".into(),
-        attribution_window_days: 30,
-        holding_days: 30,
-        min_payout: Money::parse_decimal("50.00", usd)?,
-        precedence: Precedence::Click,
-        fallback_url: Some(Destination::for_program(
-            "https://shop.example.com/",
-            &domains,
-        )?),
-        plan: CommissionPlan {
-            sale: Some(SaleCommission::RateBps(BasisPoints::new(1000)?)),
-            ..CommissionPlan::default()
-        },
-        max_orders_per_click: 3,
-        fx_rates: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
-    program.validate()?;
     let demo = Actor::operator("demo");
-    // Each record's audit entry carries it (`after`), as the API's do.
-    let created = |action: &str, target: &str, record: serde_json::Value| {
-        AuditEntry::new(now, &demo, action, target, None, Some(&record))
-    };
-    store
-        .create_program(
-            &program,
-            &created("program.create", PROGRAM, serde_json::to_value(&program)?),
-        )
-        .await?;
-    let creator = Creator {
-        id: CreatorId::parse(CREATOR)?,
-        name: "Anna".into(),
-        payout_email: "anna@example.com".into(),
-        email_hash: email_hash("anna@example.com"),
-        created_at: now,
-    };
-    store
-        .create_creator(
-            &creator,
-            &created("creator.create", CREATOR, serde_json::to_value(&creator)?),
-        )
-        .await?;
+    let usd = Currency::parse("USD")?;
+    let (program, audit) = programs::create(
+        ProgramId::parse(PROGRAM)?,
+        NewProgram {
+            name: "Demo Skincare".into(),
+            currency: usd,
+            allowed_domains: vec![Domain::parse("example.com")?],
+            click_param: None,
+            attribution_window_days: Some(30),
+            holding_days: Some(30),
+            min_payout: Some(Money::parse_decimal("50.00", usd)?),
+            precedence: Some(Precedence::Click),
+            plan: Some(CommissionPlan {
+                sale: Some(SaleCommission::RateBps(BasisPoints::new(1000)?)),
+                ..CommissionPlan::default()
+            }),
+            fallback_url: Some("https://shop.example.com/".into()),
+            max_orders_per_click: Some(3),
+        },
+        now,
+        &demo,
+    )?;
+    store.create_program(&program, &audit).await?;
+    let (creator, audit) = creators::create(
+        CreatorId::parse(CREATOR)?,
+        NewCreator {
+            name: "Anna".into(),
+            payout_email: "anna@example.com".into(),
+        },
+        now,
+        &demo,
+    )?;
+    store.create_creator(&creator, &audit).await?;
     let enrolment = match store.enrolment(&program.id, &creator.id).await? {
         Some(enrolment) => enrolment,
         None => {
-            let enrolment = Enrolment {
-                program_id: program.id.clone(),
-                creator_id: creator.id.clone(),
-                rate_override: None,
-                enrolled_at: now,
-            };
-            store
-                .enrol(
-                    &enrolment,
-                    &created("enrolment.put", CREATOR, serde_json::to_value(&enrolment)?),
-                )
-                .await?;
+            let (enrolment, audit) = creators::enrol(
+                &NewEnrolment {
+                    creator_id: creator.id.clone(),
+                    rate_override: None,
+                },
+                &program,
+                true,
+                None,
+                now,
+                &demo,
+            )?;
+            store.enrol(&enrolment, &audit).await?;
             enrolment
         }
     };
-    // The API's link rules; on a second run the code exists and the link is left as it is.
-    let (link, link_audit) = links::create(
+    let (link, audit) = links::create(
         &links::NewLink {
             creator_id: creator.id.clone(),
             destination: "https://shop.example.com/serum?ref=ig".into(),
@@ -108,45 +93,36 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         now,
         &demo,
     )?;
-    store.create_link(&link, &link_audit).await?;
-    let promo = PromoCode {
-        code: PROMO.into(),
-        program_id: program.id.clone(),
-        creator_id: creator.id.clone(),
-        created_at: now,
-    };
-    store
-        .create_promo_code(
-            &promo,
-            &created("promo_code.create", PROMO, serde_json::to_value(&promo)?),
-        )
-        .await?;
+    store.create_link(&link, &audit).await?;
+    let (promo, audit) = promo_codes::create(
+        &NewPromoCode {
+            code: PROMO.into(),
+            creator_id: creator.id.clone(),
+        },
+        &program,
+        Some(&enrolment),
+        now,
+        &demo,
+    )?;
+    store.create_promo_code(&promo, &audit).await?;
 
     if store
         .webhook_secret(&program.id, Platform::Postback)
         .await?
         .is_none()
     {
-        let secret = WebhookSecret {
-            program_id: program.id.clone(),
-            platform: Platform::Postback,
-            secret: POSTBACK_SECRET.into(),
-            created_at: now,
-        };
-        store
-            .put_webhook_secret(
-                &secret,
-                // The masked form only, as the API keeps it.
-                &AuditEntry::new(
-                    now,
-                    &demo,
-                    "webhook_secret.put",
-                    format!("{PROGRAM}/{}", Platform::Postback.as_str()),
-                    None,
-                    Some(&secret.masked()),
-                ),
-            )
-            .await?;
+        let (secret, audit) = secrets::put(
+            &secrets::NewSecret {
+                program_id: program.id.clone(),
+                platform: Platform::Postback,
+                given: Some(POSTBACK_SECRET.into()),
+            },
+            String::new(), // none generated: the secret is given
+            None,
+            now,
+            &demo,
+        )?;
+        store.put_webhook_secret(&secret, &audit).await?;
     }
 
     let key = issue_key(

@@ -6,9 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use linkledger_core::api_key::Role;
-use linkledger_core::audit::AuditEntry;
-use linkledger_core::creator::Creator;
 use linkledger_core::ids::CreatorId;
+use linkledger_core::manage::creators;
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::Created;
 
@@ -27,16 +26,13 @@ pub async fn create_creator(
 ) -> Result<(StatusCode, Json<wire::creators::Creator>), HttpError> {
     caller.admin()?;
     crate::bounds::text(ErrorCode::InvalidCreator, "name", &input.name)?;
-    let creator = Creator::create(input.into(), state.store.now())
-        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCreator, e.to_string()))?;
-    let audit = AuditEntry::new(
+    let (creator, audit) = creators::create(
+        CreatorId::generate(),
+        input.into(),
         state.store.now(),
         &caller.actor(),
-        "creator.create",
-        &creator.id,
-        None,
-        Some(&creator),
-    );
+    )
+    .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCreator, e.to_string()))?;
     match state.store.create_creator(&creator, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json((&creator).into()))),
         Created::AlreadyExists => Err(HttpError::conflict("creator id collision, retry")),

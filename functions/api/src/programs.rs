@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::creator::Enrolment;
 use linkledger_core::ids::ProgramId;
+use linkledger_core::manage::creators::{self, EnrolmentError};
+use linkledger_core::manage::programs;
 use linkledger_core::program::{Program, ProgramError, SaleCommission};
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::{Created, StoreError};
@@ -81,15 +83,13 @@ pub async fn create_program(
     if let Some(plan) = &input.plan {
         bounds::plan(ErrorCode::InvalidProgram, plan)?;
     }
-    let program = Program::create(input, state.store.now()).map_err(invalid_program)?;
-    let audit = AuditEntry::new(
+    let (program, audit) = programs::create(
+        ProgramId::generate(),
+        input,
         state.store.now(),
         &caller.actor(),
-        "program.create",
-        &program.id,
-        None,
-        Some(&program),
-    );
+    )
+    .map_err(invalid_program)?;
     match state.store.create_program(&program, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json((&program).into()))),
         Created::AlreadyExists => Err(HttpError::conflict("program id collision, retry")),
@@ -171,40 +171,21 @@ pub async fn update_program(
         bounds::plan(ErrorCode::InvalidProgram, plan)?;
     }
     let (program, version) = visible_program(&state, &caller, &id).await?;
-    let updated = program
-        .apply(patch, state.store.now())
+    let (updated, audit) = programs::update(&program, patch, state.store.now(), &caller.actor())
         .map_err(invalid_program)?;
-    save_program(
-        &state,
-        &caller,
-        "program.update",
-        &program,
-        updated,
-        version,
-    )
-    .await
+    save_program(&state, &updated, version, &audit).await
 }
 
-/// Replaces a program read at `version` with `updated`, audited as `action`; 409 when someone
-/// else changed it meanwhile.
+/// Replaces a program read at `version` with `updated`; 409 when someone else changed it
+/// meanwhile.
 pub(crate) async fn save_program(
     state: &ApiState,
-    caller: &Caller,
-    action: &str,
-    before: &Program,
-    updated: Program,
+    updated: &Program,
     version: u64,
+    audit: &AuditEntry,
 ) -> Result<Json<wire::programs::Program>, HttpError> {
-    let audit = AuditEntry::new(
-        state.store.now(),
-        &caller.actor(),
-        action,
-        &before.id,
-        Some(before),
-        Some(&updated),
-    );
-    match state.store.update_program(&updated, version, &audit).await {
-        Ok(()) => Ok(Json((&updated).into())),
+    match state.store.update_program(updated, version, audit).await {
+        Ok(()) => Ok(Json(updated.into())),
         Err(StoreError::ConditionFailed { .. }) => Err(HttpError::conflict(
             "the program changed meanwhile; read it again and retry",
         )),
@@ -223,42 +204,36 @@ pub async fn enrol_creator(
 ) -> Result<(StatusCode, Json<wire::programs::Enrolment>), HttpError> {
     caller.admin()?;
     let (program, _) = visible_program(&state, &caller, &id).await?;
-    if state.store.creator(&input.creator_id).await?.is_none() {
-        return Err(HttpError::not_found("no such creator"));
-    }
-    let rate_override = input.rate_override.map(SaleCommission::from);
-    if let Some(SaleCommission::Fixed(m)) = &rate_override {
-        bounds::amount(ErrorCode::InvalidEnrolment, "rate_override.fixed", m)?;
-        if m.currency() != program.currency || m.is_negative() {
-            return Err(HttpError::bad_request(
-                ErrorCode::InvalidEnrolment,
-                format!(
-                    "rate_override.fixed must be a non-negative amount in {}",
-                    program.currency
-                ),
-            ));
-        }
-    }
+    let creator_known = state.store.creator(&input.creator_id).await?.is_some();
+    let input = linkledger_core::creator::NewEnrolment {
+        creator_id: input.creator_id,
+        rate_override: input.rate_override.map(SaleCommission::from),
+    };
+    creators::check_enrolment(&input, &program, creator_known).map_err(enrolment_refused)?;
     let before = state
         .store
         .enrolment(&program.id, &input.creator_id)
         .await?;
-    let enrolment = Enrolment {
-        program_id: program.id,
-        creator_id: input.creator_id,
-        rate_override,
-        enrolled_at: state.store.now(),
-    };
-    let audit = AuditEntry::new(
+    let (enrolment, audit) = creators::enrol(
+        &input,
+        &program,
+        creator_known,
+        before.as_ref(),
         state.store.now(),
         &caller.actor(),
-        "enrolment.put",
-        format!("{}/{}", enrolment.program_id, enrolment.creator_id),
-        before.as_ref(),
-        Some(&enrolment),
-    );
+    )
+    .map_err(enrolment_refused)?;
     state.store.enrol(&enrolment, &audit).await?;
     Ok((StatusCode::CREATED, Json((&enrolment).into())))
+}
+
+fn enrolment_refused(err: EnrolmentError) -> HttpError {
+    match err {
+        EnrolmentError::UnknownCreator => HttpError::not_found(err.to_string()),
+        EnrolmentError::RateOutOfRange(_) | EnrolmentError::RateNotInProgramCurrency(_) => {
+            HttpError::bad_request(ErrorCode::InvalidEnrolment, err.to_string())
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/programs/{id}/enrolments", tag = "programs", security(("bearer" = [])),

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use linkledger_core::audit::AuditEntry;
-use linkledger_core::link::{parse_promo_code, PromoCode};
+use linkledger_core::manage::promo_codes::{self, PromoCodeError};
 use linkledger_http::{ErrorCode, HttpError, Json, Path, Query};
 use linkledger_store::ports::Created;
 
@@ -28,39 +27,37 @@ pub async fn create_promo_code(
 ) -> Result<(StatusCode, Json<wire::programs::PromoCode>), HttpError> {
     caller.admin()?;
     let (program, _) = visible_program(&state, &caller, &id).await?;
-    let code = parse_promo_code(&input.code)
-        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidCode, e))?;
-    if state
+    let input = linkledger_core::link::NewPromoCode {
+        code: input.code,
+        creator_id: input.creator_id,
+    };
+    promo_codes::check(&input).map_err(promo_code_refused)?;
+    let enrolment = state
         .store
         .enrolment(&program.id, &input.creator_id)
-        .await?
-        .is_none()
-    {
-        return Err(HttpError::bad_request(
-            ErrorCode::NotEnrolled,
-            "enrol the creator in the program first",
-        ));
-    }
-    let promo = PromoCode {
-        code,
-        program_id: program.id,
-        creator_id: input.creator_id,
-        created_at: state.store.now(),
-    };
-    let audit = AuditEntry::new(
+        .await?;
+    let (promo, audit) = promo_codes::create(
+        &input,
+        &program,
+        enrolment.as_ref(),
         state.store.now(),
         &caller.actor(),
-        "promo_code.create",
-        &promo.code,
-        None,
-        Some(&promo),
-    );
+    )
+    .map_err(promo_code_refused)?;
     match state.store.create_promo_code(&promo, &audit).await? {
         Created::Created => Ok((StatusCode::CREATED, Json((&promo).into()))),
         Created::AlreadyExists => Err(HttpError::conflict(
             "that promo code exists in this program (codes ignore case)",
         )),
     }
+}
+
+fn promo_code_refused(err: PromoCodeError) -> HttpError {
+    let code = match err {
+        PromoCodeError::Code(_) => ErrorCode::InvalidCode,
+        PromoCodeError::NotEnrolled => ErrorCode::NotEnrolled,
+    };
+    HttpError::bad_request(code, err.to_string())
 }
 
 #[utoipa::path(get, path = "/api/programs/{id}/promo-codes", tag = "promo codes", params(("id" = String, Path), PageParams),

@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 
-use linkledger_core::audit::AuditEntry;
 use linkledger_core::conversion::Platform;
-use linkledger_core::ids::random_token;
+use linkledger_core::manage::{programs, secrets};
 use linkledger_http::{ErrorCode, HttpError, Json, Path};
-use linkledger_store::WebhookSecret;
 
 use crate::auth::Caller;
 use crate::programs::{save_program, visible_program};
@@ -30,36 +28,23 @@ pub async fn put_secret(
     let platform = Platform::parse(&platform).ok_or_else(|| {
         HttpError::not_found("platform is one of shopify, stripe, woocommerce, postback")
     })?;
-    let secret = match input.secret {
-        Some(s) if s.trim().len() < 8 || s.len() > 512 => {
-            return Err(HttpError::bad_request(
-                ErrorCode::InvalidSecret,
-                "secret must be 8 to 512 characters",
-            ))
-        }
-        Some(s) => s.trim().to_string(),
-        None => format!("llwh_{}", random_token(32)),
-    };
-    let record = WebhookSecret {
+    let input = secrets::NewSecret {
         program_id: program.id.clone(),
         platform,
-        secret,
-        created_at: state.store.now(),
+        given: input.secret,
     };
-    let before = state
-        .store
-        .webhook_secret(&program.id, platform)
-        .await?
-        .map(|s| s.masked());
-    // The audit log keeps the masked form only.
-    let audit = AuditEntry::new(
+    let refused =
+        |e: secrets::SecretError| HttpError::bad_request(ErrorCode::InvalidSecret, e.to_string());
+    secrets::check(&input).map_err(refused)?;
+    let current = state.store.webhook_secret(&program.id, platform).await?;
+    let (record, audit) = secrets::put(
+        &input,
+        secrets::generate(),
+        current.as_ref(),
         state.store.now(),
         &caller.actor(),
-        "webhook_secret.put",
-        format!("{}/{}", program.id, platform.as_str()),
-        before.as_ref(),
-        Some(&record.masked()),
-    );
+    )
+    .map_err(refused)?;
     state.store.put_webhook_secret(&record, &audit).await?;
     let path = match platform {
         Platform::Postback => format!("/postback/{}", program.id),
@@ -107,19 +92,8 @@ pub async fn put_fx_rates(
         )?;
     }
     let (program, version) = visible_program(&state, &caller, &id).await?;
-    let mut updated = program.clone();
-    updated.fx_rates = input.rates;
-    updated.updated_at = state.store.now();
-    updated
-        .validate()
-        .map_err(|e| HttpError::bad_request(ErrorCode::InvalidProgram, e.to_string()))?;
-    save_program(
-        &state,
-        &caller,
-        "program.fx_rates",
-        &program,
-        updated,
-        version,
-    )
-    .await
+    let (updated, audit) =
+        programs::set_fx_rates(&program, input.rates, state.store.now(), &caller.actor())
+            .map_err(|e| HttpError::bad_request(ErrorCode::InvalidProgram, e.to_string()))?;
+    save_program(&state, &updated, version, &audit).await
 }

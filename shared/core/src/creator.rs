@@ -62,6 +62,15 @@ pub fn email_hash(email: &str) -> String {
 
 impl Creator {
     pub fn create(input: NewCreator, now: OffsetDateTime) -> Result<Self, CreatorError> {
+        Self::create_with_id(CreatorId::generate(), input, now)
+    }
+
+    /// [`Creator::create`] under an id the caller drew (so a management flow stays deterministic).
+    pub fn create_with_id(
+        id: CreatorId,
+        input: NewCreator,
+        now: OffsetDateTime,
+    ) -> Result<Self, CreatorError> {
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(CreatorError {
@@ -71,7 +80,7 @@ impl Creator {
         }
         let payout_email = parse_email(&input.payout_email)?;
         Ok(Creator {
-            id: CreatorId::generate(),
+            id,
             name,
             email_hash: email_hash(&payout_email),
             payout_email,

@@ -160,8 +160,17 @@ fn fallback(url: Option<&str>, allowed: &[Domain]) -> Result<Option<Destination>
 
 impl Program {
     pub fn create(input: NewProgram, now: OffsetDateTime) -> Result<Self, ProgramError> {
+        Self::create_with_id(ProgramId::generate(), input, now)
+    }
+
+    /// [`Program::create`] under an id the caller drew (so a management flow stays deterministic).
+    pub fn create_with_id(
+        id: ProgramId,
+        input: NewProgram,
+        now: OffsetDateTime,
+    ) -> Result<Self, ProgramError> {
         let program = Program {
-            id: ProgramId::generate(),
+            id,
             name: input.name,
             currency: input.currency,
             allowed_domains: input.allowed_domains,
