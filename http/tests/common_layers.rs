@@ -178,7 +178,11 @@ async fn a_server_error_is_logged_once_with_its_cause() {
         }),
     );
     let response = linkledger_http::with_common_layers(router)
-        .oneshot(Request::get("/fail").body(Body::empty()).expect("a request"))
+        .oneshot(
+            Request::get("/fail")
+                .body(Body::empty())
+                .expect("a request"),
+        )
         .await
         .expect("the router answers");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -194,8 +198,14 @@ async fn a_server_error_is_logged_once_with_its_cause() {
         .find(|l| l.contains("server error answered"))
         .expect("the line");
     assert!(line.contains("ERROR"), "{line}");
-    assert!(line.contains("code=\"unavailable\"") || line.contains("code=unavailable"), "{line}");
-    assert!(line.contains("the table is down"), "the cause is kept: {line}");
+    assert!(
+        line.contains("code=\"unavailable\"") || line.contains("code=unavailable"),
+        "{line}"
+    );
+    assert!(
+        line.contains("the table is down"),
+        "the cause is kept: {line}"
+    );
     assert!(line.contains("connection reset"), "its source too: {line}");
     assert!(line.contains("status=503"), "{line}");
 }

@@ -247,6 +247,14 @@ async fn ingest(
         }
         Normalized::Facts(facts) => facts,
     };
+    // The delivery's span (opened by the route) names what it carries: the first fact's
+    // delivery key and order (a delivery with several facts is about one order).
+    if let Some((delivery_id, fact)) = facts.first() {
+        let span = tracing::Span::current();
+        span.record("delivery", delivery_id.as_str());
+        span.record("order", fact.order_ref());
+        span.record("facts", facts.len());
+    }
     // Every normalizer applies the limits field by field; the worker's own check runs here too,
     // on every event before any is sent, so nothing answered 200 can be parked as poison later.
     let mut messages = Vec::with_capacity(facts.len());
@@ -281,6 +289,22 @@ async fn ingest(
     Ok(Accepted::Queued { queued })
 }
 
+/// The span of one delivery: its platform and program, then (once normalized) the delivery
+/// key, the order and how many facts it carried. Every log line of the delivery carries them,
+/// including the 5xx line of the common layers.
+fn delivery_span(kind: conversion::Platform, program: &str) -> tracing::Span {
+    // The path's program is echoed only once it has the shape of an id (it is the caller's text).
+    let program = ProgramId::parse(program).map_or("<invalid>", |_| program);
+    tracing::info_span!(
+        "webhook_delivery",
+        platform = kind.as_str(),
+        program,
+        delivery = tracing::field::Empty,
+        order = tracing::field::Empty,
+        facts = tracing::field::Empty,
+    )
+}
+
 macro_rules! platform_route {
     ($name:ident, $platform:expr, $path:literal, $doc:literal) => {
         #[doc = $doc]
@@ -299,7 +323,8 @@ macro_rules! platform_route {
             headers: HeaderMap,
             RawBody(body): RawBody,
         ) -> Result<Response, HttpError> {
-            ingest(&state, $platform, &program, &headers, &body)
+            let span = delivery_span(Platform::kind($platform), &program);
+            tracing::Instrument::instrument(ingest(&state, $platform, &program, &headers, &body), span)
                 .await
                 .map(IntoResponse::into_response)
         }

@@ -72,6 +72,11 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
             return Disposition::Poison(format!("unreadable message: {err}"));
         }
     };
+    // The message's span (opened by its consumer) names what it carries.
+    let span = tracing::Span::current();
+    span.record("program", event.program_id.as_str());
+    span.record("delivery", event.delivery_id.as_str());
+    span.record("order", event.fact.order_ref());
     if let Err(reason) = event.check_bounds(store.now()) {
         tracing::error!(program = %event.program_id, %reason, "conversion message out of bounds");
         return Disposition::Poison(format!("out of bounds: {reason}"));
@@ -97,15 +102,29 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
     }
 }
 
+/// The span of one queue message: its id and receive count, then (once read) the program, the
+/// delivery key and the order it books.
+fn message_span(message_id: &str, receives: Option<u32>) -> tracing::Span {
+    tracing::info_span!(
+        "conversion_message",
+        message_id,
+        receives,
+        program = tracing::field::Empty,
+        delivery = tracing::field::Empty,
+        order = tracing::field::Empty,
+    )
+}
+
 /// Lambda's SQS batch: every message not booked is reported as a failure, so SQS redelivers
 /// only those (`ReportBatchItemFailures`).
 pub async fn handle_sqs_batch(store: &Store, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     let dispositions = join_all(event.records.iter().map(|record| {
-        let span = tracing::info_span!(
-            "conversion_message",
-            message_id = record.message_id.as_deref().unwrap_or("")
-        );
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok());
+        let span = message_span(record.message_id.as_deref().unwrap_or(""), receives);
         tracing::Instrument::instrument(
             async move {
                 match &record.body {
@@ -186,7 +205,7 @@ async fn book_received(
     options: &ConsumerOptions,
 ) -> Result<Drained, QueueError> {
     let outcomes = join_all(messages.iter().map(|m| {
-        let span = tracing::info_span!("conversion_message", message_id = %m.id, receives = m.receive_count);
+        let span = message_span(&m.id, Some(m.receive_count));
         tracing::Instrument::instrument(
             async move {
                 let disposition = process_message(store, &m.body).await;

@@ -131,6 +131,18 @@ pub enum Fact {
     Refund(Refund),
 }
 
+impl Fact {
+    /// The order the fact is about (a refund's first reference, the order id): what the traces
+    /// of a delivery and of a queue message name.
+    pub fn order_ref(&self) -> &str {
+        match self {
+            Fact::Sale(sale) => &sale.order_id,
+            Fact::Lead(lead) => &lead.order_id,
+            Fact::Refund(refund) => refund.order_refs.first().map_or("", String::as_str),
+        }
+    }
+}
+
 /// What the webhooks function puts on the conversions queue: verified, normalized, no secrets,
 /// no raw e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
