@@ -54,11 +54,14 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
 }
 
 fn load(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
+    load_row(conn, key, now).map_err(|e| unavailable("get", e))
+}
+
+fn load_row(conn: &Connection, key: &Key, now: i64) -> rusqlite::Result<Option<Item>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)"
     ))
     .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk, now], item_from_row).optional())
-    .map_err(|e| unavailable("get", e))
 }
 
 fn holds(conn: &Connection, key: &Key, condition: Condition, now: i64) -> Result<bool, StoreError> {
@@ -308,8 +311,12 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let now = now_unix();
+        if let Some(found) = self.db.read_inline(|conn| load_row(conn, key, now)) {
+            return found.map_err(|e| unavailable("get", e));
+        }
         let key = key.clone();
-        self.db.read(move |conn| load(conn, &key, now_unix())).await
+        self.db.read(move |conn| load(conn, &key, now)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
