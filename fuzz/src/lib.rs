@@ -1,6 +1,7 @@
 //! What every fuzz target shares: the request headers a platform sends, a fixed clock, and the
 //! post-condition of the normalizers (an event they return always passes the worker's own
-//! `ConversionEvent::check_bounds`, so nothing answered 200 can be parked as poison).
+//! `ConversionEvent::check_bounds`, so nothing answered 200 can be parked as poison), and that
+//! the strict-JSON check's quick pass agrees with its full one.
 
 use http::{HeaderMap, HeaderValue};
 use time::macros::datetime;
@@ -8,7 +9,7 @@ use time::OffsetDateTime;
 
 use linkledger_core::conversion::{ConversionEvent, Platform};
 use linkledger_core::ids::ProgramId;
-use linkledger_webhooks::{normalize, Normalized};
+use linkledger_webhooks::{normalize, Normalized, Strict};
 
 /// A fixed clock, so a crash input reproduces on any day (the fixtures are dated before it).
 pub const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
@@ -38,6 +39,12 @@ fn headers(platform: Platform, topic: &'static str) -> HeaderMap {
 
 /// Normalizes `body` as `platform` sends it under `topic` and checks the post-condition.
 pub fn normalize_and_check(platform: Platform, topic: &'static str, body: &[u8]) {
+    // The strict-JSON check's quick pass never takes a body its full check refuses.
+    assert_eq!(
+        Strict::check(body).map(|s| s.bytes().len()),
+        Strict::check_fully(body).map(|s| s.bytes().len()),
+        "the quick and the full check disagree"
+    );
     match normalize(platform, &headers(platform, topic), body, "ll_click", NOW) {
         Err(field) => {
             // A refusal names a field and never carries control characters (it is shown and

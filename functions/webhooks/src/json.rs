@@ -5,10 +5,17 @@
 //! does not read), while other parsers (a platform's own, a log pipeline, a person reading the
 //! body) may keep the first. The signed body would then mean two things, so
 //! `{"amount": "1.00", "amount": "9999.00"}` is a 400 naming the key's path, not a guess. The
-//! check is one streaming pass through serde's visitor that builds nothing but each object's key
-//! list (keys borrowed from the body), with serde_json's own nesting limit of 128; only a body
-//! that passes it is handed to a normalizer, as a [`Strict`] body, which then deserializes the
-//! few fields it reads ([`crate::fields`]).
+//! check has two gears. The quick one ([`quick`]) is one pass over the bytes that follows the
+//! JSON grammar and compares each object's raw keys; it passes only a body it is sure of (UTF-8,
+//! well-formed, no duplicate key, no key with an escape, no exponent, shallow nesting) and hands
+//! everything else to the full check ([`Strict::check_fully`]): one streaming pass through
+//! serde_json's own parser that builds nothing but each object's key list (keys borrowed from the
+//! body), with serde_json's nesting limit of 128. Every refusal, and its message, therefore comes
+//! from serde_json and the full check; the quick pass only spares a valid body the parse of every
+//! value. That it never passes a body the full check refuses is a property test below and an
+//! assertion of every webhook fuzz target. Only a body that passes is handed to a normalizer, as
+//! a [`Strict`] body (valid UTF-8, so it deserializes as `str` with no second validation of its
+//! strings), which then reads the few fields it needs ([`crate::fields`]).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,11 +26,20 @@ use crate::fields::{display_key, BadField, Key, Node};
 
 /// A body that is one JSON value without a duplicate key anywhere.
 #[derive(Clone, Copy, Debug)]
-pub struct Strict<'a>(&'a [u8]);
+pub struct Strict<'a>(&'a str);
 
 impl<'a> Strict<'a> {
     /// Checks a body, or says where it is malformed (the path of a duplicate key).
     pub fn check(body: &'a [u8]) -> Result<Self, BadField> {
+        match std::str::from_utf8(body) {
+            Ok(text) if quick(text) => Ok(Strict(text)),
+            _ => Self::check_fully(body),
+        }
+    }
+
+    /// The full check (the reference the quick pass is held to): serde_json parses every value
+    /// and each object's keys are compared.
+    pub fn check_fully(body: &'a [u8]) -> Result<Self, BadField> {
         let mut path = Vec::new();
         let mut keys = Vec::new();
         let mut duplicate = None;
@@ -37,32 +53,242 @@ impl<'a> Strict<'a> {
         .and_then(|()| deserializer.end());
         match (checked, duplicate) {
             (_, Some(path)) => Err(BadField::new(&path, "duplicate key")),
-            (Ok(()), None) => Ok(Strict(body)),
+            // serde_json checked every string; everything between them is ASCII.
+            (Ok(()), None) => std::str::from_utf8(body)
+                .map(Strict)
+                .map_err(|_| BadField::new("body", "malformed JSON: invalid UTF-8")),
             (Err(e), None) => Err(malformed(&e)),
         }
     }
 
     pub fn bytes(&self) -> &'a [u8] {
-        self.0
+        self.0.as_bytes()
     }
 
     /// The fields `T` reads from the body's top-level object (a body that is not an object has
     /// none of them). `T` is built from [`crate::fields`]' lenient parts, which accept any JSON
     /// in their place, so this fails only if `T` does not (a bug, reported as the body).
     pub fn parse<T: Deserialize<'a> + Default>(&self) -> Result<T, BadField> {
-        serde_json::from_slice::<Node<T>>(self.0)
+        serde_json::from_str::<Node<T>>(self.0)
             .map(Node::into_fields)
             .map_err(|e| malformed(&e))
     }
 
     /// The body as `T` deserializes it, for a `T` that reads the top level itself.
     pub fn parse_whole<T: Deserialize<'a>>(&self) -> Result<T, BadField> {
-        serde_json::from_slice(self.0).map_err(|e| malformed(&e))
+        serde_json::from_str(self.0).map_err(|e| malformed(&e))
     }
 }
 
 fn malformed(e: &serde_json::Error) -> BadField {
     BadField::new("body", format!("malformed JSON: {e}"))
+}
+
+/// Nesting the quick pass follows; deeper bodies go to the full check (serde_json's limit is 128).
+const QUICK_DEPTH: usize = 64;
+/// Digits in a number the quick pass takes (serde_json reads any number as an `f64` at worst,
+/// and refuses one past its range: that is the full check's to say).
+const QUICK_DIGITS: usize = 300;
+
+/// Whether `body` is, for sure, one JSON value (RFC 8259, as serde_json reads it) with no
+/// duplicate key: `false` means "ask the full check", never "refused". Keys are compared as raw
+/// bytes, so a key with an escape (which could equal another spelled differently) is not taken;
+/// nor is a `\u` escape of a surrogate (serde_json refuses a lone one), a number with an exponent
+/// or past [`QUICK_DIGITS`] digits, or nesting past [`QUICK_DEPTH`].
+pub(crate) fn quick(body: &str) -> bool {
+    let body = body.as_bytes();
+    let mut scan = Scan {
+        bytes: body,
+        at: 0,
+        keys: Vec::new(),
+    };
+    scan.value(0) && {
+        scan.whitespace();
+        scan.at == body.len()
+    }
+}
+
+struct Scan<'b> {
+    bytes: &'b [u8],
+    at: usize,
+    /// The keys of the objects being scanned, outermost first (as [`Checker::keys`]).
+    keys: Vec<&'b [u8]>,
+}
+
+impl<'b> Scan<'b> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn bump(&mut self) {
+        self.at = self.at.saturating_add(1);
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let matched = self.peek() == Some(byte);
+        if matched {
+            self.bump();
+        }
+        matched
+    }
+
+    fn whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.bump();
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        self.whitespace();
+        match self.peek() {
+            Some(b'{') if depth < QUICK_DEPTH => self.object(depth.saturating_add(1)),
+            Some(b'[') if depth < QUICK_DEPTH => self.array(depth.saturating_add(1)),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let end = self.at.saturating_add(word.len());
+        if self.bytes.get(self.at..end) == Some(word) {
+            self.at = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.bump();
+        }
+        self.at.saturating_sub(start)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`; an exponent is the full check's.
+    fn number(&mut self) -> bool {
+        self.eat(b'-');
+        let integer = match self.peek() {
+            Some(b'0') => {
+                self.bump();
+                1
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return false,
+        };
+        let fraction = if self.eat(b'.') {
+            match self.digits() {
+                0 => return false,
+                n => n,
+            }
+        } else {
+            0
+        };
+        !matches!(self.peek(), Some(b'e' | b'E' | b'0'..=b'9'))
+            && integer.saturating_add(fraction) <= QUICK_DIGITS
+    }
+
+    /// A string's raw bytes between its quotes, and whether it had an escape; `None` if it is
+    /// not one the quick pass is sure of.
+    fn string(&mut self) -> Option<(&'b [u8], bool)> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            let rest = self.bytes.get(self.at..)?;
+            let stop = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            self.at = self.at.saturating_add(stop);
+            match self.peek()? {
+                b'"' => {
+                    let raw = self.bytes.get(start..self.at)?;
+                    self.bump();
+                    return Some((raw, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.bump();
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.bump(),
+                        b'u' => {
+                            self.bump();
+                            let end = self.at.saturating_add(4);
+                            let hex = self.bytes.get(self.at..end)?;
+                            let hex = std::str::from_utf8(hex).ok()?;
+                            let code = u16::from_str_radix(hex, 16).ok()?;
+                            if hex.starts_with(['+', '-']) || (0xD800..=0xDFFF).contains(&code) {
+                                return None;
+                            }
+                            self.at = end;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.bump(); // [
+        self.whitespace();
+        if self.eat(b']') {
+            return true;
+        }
+        loop {
+            if !self.value(depth) {
+                return false;
+            }
+            self.whitespace();
+            if self.eat(b']') {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.bump(); // {
+        let start = self.keys.len();
+        self.whitespace();
+        if self.eat(b'}') {
+            return true;
+        }
+        loop {
+            self.whitespace();
+            let Some((key, false)) = self.string() else {
+                return false;
+            };
+            let ours = self.keys.get(start..).unwrap_or_default();
+            // Linear while small (a payload's objects are); a big object goes to the full check.
+            if ours.len() >= LINEAR_KEYS || ours.contains(&key) {
+                return false;
+            }
+            self.keys.push(key);
+            self.whitespace();
+            if !self.eat(b':') || !self.value(depth) {
+                return false;
+            }
+            self.whitespace();
+            if self.eat(b'}') {
+                self.keys.truncate(start);
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+        }
+    }
 }
 
 enum Segment<'de> {
@@ -284,5 +510,141 @@ mod tests {
     fn deep_nesting_is_refused_not_a_stack_overflow() {
         let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(Strict::check(body.as_bytes()).is_err());
+    }
+
+    /// The documented payloads take the quick pass (or it would spare nothing).
+    #[test]
+    fn the_platforms_documented_payloads_take_the_quick_pass() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/webhooks");
+        let mut seen = 0;
+        for platform in ["shopify", "stripe", "woocommerce"] {
+            for entry in std::fs::read_dir(format!("{root}/{platform}")).expect("fixtures") {
+                let path = entry.expect("an entry").path();
+                let body = std::fs::read_to_string(&path).expect("a fixture");
+                assert!(quick(&body), "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 8, "{seen}");
+    }
+
+    #[test]
+    fn the_quick_pass_leaves_every_doubt_to_the_full_check() {
+        for body in [
+            r#"{"a":1,"a":2}"#,      // a duplicate
+            r#"{"a":1,"\u0061":2}"#, // a key with an escape
+            r#"{"a":1e400}"#,        // an exponent
+            r#"{"a":"\ud800"}"#,     // a lone surrogate
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"[1,]"#,
+            "{\"a\":\"\u{1}\"}", // a control character
+            "\u{feff}{}",        // a byte-order mark
+            "",
+            "{} x",
+        ] {
+            assert!(!quick(body), "{body}");
+        }
+        let deep = format!(
+            "{}{}",
+            "[".repeat(QUICK_DEPTH + 1),
+            "]".repeat(QUICK_DEPTH + 1)
+        );
+        assert!(!quick(&deep));
+        assert!(
+            Strict::check(deep.as_bytes()).is_ok(),
+            "the full check still takes it"
+        );
+        for body in [
+            r#"{"a":[1,-0.5,true,null,"x\n\u00e9"],"b":{"a":{}}}"#,
+            " 7 ",
+            r#""s""#,
+        ] {
+            assert!(quick(body), "{body}");
+        }
+    }
+
+    mod quick_pass {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn json() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                (-1e6f64..1e6).prop_map(serde_json::Value::from),
+                "[a-z\\\\\"\u{e9}\u{1}\n]{0,6}".prop_map(serde_json::Value::from),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
+                    prop::collection::vec(("[a-d\"]{0,2}", inner), 0..5).prop_map(|pairs| {
+                        serde_json::Value::Object(pairs.into_iter().collect())
+                    }),
+                ]
+            })
+        }
+
+        /// A body made from a JSON text by a few edits with JSON's own bytes, so that many are
+        /// almost valid: a key repeated, a comma or bracket lost or added, a quote moved.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let edit = (
+                any::<prop::sample::Index>(),
+                0..4u8,
+                prop::sample::select(b"{}[],:\"\\ 0-.e1a\xff".to_vec()),
+            );
+            (json(), prop::collection::vec(edit, 0..3), any::<bool>()).prop_map(
+                |(value, edits, repeat)| {
+                    let mut text = value.to_string();
+                    if repeat {
+                        // {"k":v,...} -> {"k":v,"k":v,...}: the first member, twice.
+                        if let (Some(0), Some(end)) = (text.find('{'), text.find(',')) {
+                            let member = text[1..end].to_string();
+                            text.insert_str(1, &format!("{member},"));
+                        }
+                    }
+                    let mut bytes = text.into_bytes();
+                    for (at, op, byte) in edits {
+                        let i = at.index(bytes.len() + 1);
+                        match op {
+                            0 => bytes.insert(i, byte),
+                            1 if i < bytes.len() => {
+                                bytes.remove(i);
+                            }
+                            2 if i < bytes.len() => bytes[i] = byte,
+                            _ => {}
+                        }
+                    }
+                    bytes
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            /// The quick pass never takes a body the full check refuses; and a serialized value
+            /// without escaped keys or exponents is taken (so the pass is not just `false`).
+            #[test]
+            fn never_takes_what_the_full_check_refuses(body in body()) {
+                if std::str::from_utf8(&body).is_ok_and(quick) {
+                    prop_assert!(Strict::check_fully(&body).is_ok(), "{}", String::from_utf8_lossy(&body));
+                }
+                prop_assert_eq!(
+                    Strict::check(&body).map(|s| s.bytes().to_vec()),
+                    Strict::check_fully(&body).map(|s| s.bytes().to_vec())
+                );
+            }
+
+            #[test]
+            fn takes_plain_json(value in json()) {
+                let text = value.to_string();
+                let plain = !text.contains("\\") && !text.contains(['e', 'E']);
+                if plain {
+                    prop_assert!(quick(&text), "{}", text);
+                }
+            }
+        }
     }
 }
