@@ -69,6 +69,10 @@ enum Command {
         /// Stop once the queue has nothing visible, and print what was booked.
         #[arg(long)]
         until_empty: bool,
+        /// Batches booked at the same time (1 to 256; see BENCHMARKS.md, "Ingest").
+        #[arg(long, default_value_t = ConsumerOptions::default().consumers,
+              value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=256), usize::from))]
+        consumers: usize,
     },
     /// Manage API keys.
     Keys {
@@ -178,7 +182,10 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             };
             serve(config, backends, addr, demo, !no_worker, settle_at).await
         }
-        Command::Work { until_empty } => work(backends, until_empty).await,
+        Command::Work {
+            until_empty,
+            consumers,
+        } => work(backends, until_empty, consumers).await,
         Command::Settle { date } => settle(backends, date).await,
     }
 }
@@ -348,12 +355,15 @@ async fn settle(backends: Backends, date: Option<String>) -> Result<(), AnyError
     Ok(())
 }
 
-async fn work(backends: Backends, until_empty: bool) -> Result<(), AnyError> {
+async fn work(backends: Backends, until_empty: bool, consumers: usize) -> Result<(), AnyError> {
     let conversions = backends
         .conversions
         .clone()
         .ok_or("the conversions queue is not configured")?;
-    let options = ConsumerOptions::default();
+    let options = ConsumerOptions {
+        consumers,
+        ..ConsumerOptions::default()
+    };
     if !until_empty {
         linkledger_worker::run_consumer(backends.store.clone(), conversions, options).await;
         return Ok(());

@@ -404,8 +404,16 @@ async fn main() -> Result<(), AnyError> {
     // Book everything the webhooks accepted.
     let mut work = Command::new(linkledger);
     quiet(&mut work);
+    let consumers = std::env::var("BOOK_CONSUMERS").unwrap_or_else(|_| "16".into());
     let out = work
-        .args(["--db", &db_arg, "work", "--until-empty"])
+        .args([
+            "--db",
+            &db_arg,
+            "work",
+            "--until-empty",
+            "--consumers",
+            &consumers,
+        ])
         .output()?;
     let output = String::from_utf8(out.stdout)?;
     // Logs share stdout; the summary is the line that starts with "booked".
