@@ -203,9 +203,10 @@ impl<'b> Scan<'b> {
         let mut escaped = false;
         loop {
             let rest = self.bytes.get(self.at..)?;
-            let stop = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let stop = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest.get(..stop)?.iter().any(|&b| b < 0x20) {
+                return None; // a control character
+            }
             self.at = self.at.saturating_add(stop);
             match self.peek()? {
                 b'"' => {
@@ -232,7 +233,7 @@ impl<'b> Scan<'b> {
                         _ => return None,
                     }
                 }
-                _ => return None, // a control character
+                _ => return None,
             }
         }
     }
