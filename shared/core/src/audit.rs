@@ -39,8 +39,10 @@ pub struct AuditEntry {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub actor: Actor,
-    /// `program.create`, `program.update`, `creator.create`, `enrolment.put`, `link.create`,
-    /// `link.disable`, `promo_code.create`, `api_key.create`.
+    /// `program.create`, `program.update`, `program.fx_rates`, `creator.create`,
+    /// `enrolment.put`, `link.create`, `link.disable`, `promo_code.create`,
+    /// `webhook_secret.put` (masked), `api_key.create`, `ledger.adjust`, `payout.paid`,
+    /// `payout.failed` (each made by its `manage` flow).
     pub action: String,
     /// The id or code of the record changed.
     pub target: String,
