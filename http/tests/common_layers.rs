@@ -96,8 +96,8 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn the_request_trace_at_debug_never_logs_the_query_or_headers() {
+/// Captures this thread's log lines, every level, as plain text, until the guard is dropped.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -105,7 +105,12 @@ async fn the_request_trace_at_debug_never_logs_the_query_or_headers() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn the_request_trace_at_debug_never_logs_the_query_or_headers() {
+    let (captured, _guard) = capture();
 
     let (status, _, _) = send(
         Request::get("/anna10?utm_source=ig&utm_content=someone@example.com")
@@ -161,14 +166,7 @@ async fn a_server_error_is_logged_once_with_its_cause() {
         }
     }
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture();
 
     let router = Router::new().route(
         "/fail",

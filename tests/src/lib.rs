@@ -3,4 +3,5 @@
 pub mod app;
 pub mod backends;
 pub mod faults;
+pub mod logs;
 pub mod webhooks;

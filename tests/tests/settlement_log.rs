@@ -10,36 +10,13 @@ use linkledger_core::money::{Currency, Money};
 use linkledger_store::settlement::{settle, RunStatus};
 use linkledger_store::Store;
 
-/// A log writer the test can read back.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The failed line's log event is what the alarm's metric filter in `template.yaml` counts
 /// (`{ $.message = "settlement line failed" }` on the Lambda's JSON lines): it must carry
 /// the creator id and the reason, and no personal data.
 #[test]
 fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
-    let logs = Captured::default();
-    let writer = logs.clone();
     // As `telemetry::init_tracing` sets up JSON lines on Lambda.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = linkledger_tests::logs::capture_json();
     let path = std::env::temp_dir().join(format!(
         "settlement-log-{}-{}.db",
         std::process::id(),
@@ -102,7 +79,7 @@ fn a_failed_line_is_logged_as_the_event_the_alarm_counts() {
         .unwrap()
     });
     assert_eq!((run.status, run.failed_lines), (RunStatus::Completed, 1));
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let events: Vec<serde_json::Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

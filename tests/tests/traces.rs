@@ -3,43 +3,13 @@
 //! (message id, receive count, program, delivery key, order); neither carries the secret or the
 //! shopper's e-mail.
 
-use std::sync::{Arc, Mutex};
-
 use http::StatusCode;
 use serde_json::{json, Value};
 
 use linkledger_core::conversion::Platform;
 use linkledger_tests::app::TestApp;
+use linkledger_tests::logs::capture_json;
 use linkledger_tests::webhooks::{fixture, rfc3339_in, shopify_headers};
-
-/// A log writer the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// The JSON line whose message is `message`.
-    fn line(&self, message: &str) -> Value {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|l| l["message"] == message)
-            .unwrap_or_else(|| panic!("no {message:?} line in:\n{text}"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 /// The span named `name` of a JSON line.
 fn span<'a>(line: &'a Value, name: &str) -> &'a Value {
@@ -53,17 +23,7 @@ fn span<'a>(line: &'a Value, name: &str) -> &'a Value {
 // and of the worker's drain (both run on this task).
 #[tokio::test]
 async fn a_delivery_and_its_queue_message_are_traced_with_program_delivery_and_order() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    // As `telemetry::init_tracing` sets up JSON lines on Lambda.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_json();
 
     let app = TestApp::sqlite().await;
     let program = app.program().await;
@@ -138,17 +98,7 @@ async fn a_delivery_and_its_queue_message_are_traced_with_program_delivery_and_o
 /// echoing the caller's text.
 #[tokio::test]
 async fn a_delivery_to_a_path_that_is_no_program_id_is_traced_without_it() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .flatten_event(true)
-        .with_current_span(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_json();
 
     let app = TestApp::sqlite().await;
     let body = b"{}";
