@@ -117,7 +117,7 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
                 platform: Platform::Postback,
                 given: Some(POSTBACK_SECRET.into()),
             },
-            String::new(), // none generated: the secret is given
+            secrets::generate, // not drawn: the secret is given
             None,
             now,
             &demo,

@@ -39,7 +39,7 @@ pub async fn put_secret(
     let current = state.store.webhook_secret(&program.id, platform).await?;
     let (record, audit) = secrets::put(
         &input,
-        secrets::generate(),
+        secrets::generate,
         current.as_ref(),
         state.store.now(),
         &caller.actor(),

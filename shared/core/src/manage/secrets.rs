@@ -34,7 +34,7 @@ pub enum SecretError {
     Length,
 }
 
-/// A fresh secret for a caller to hand to [`put`]: `llwh_` and 256 random bits.
+/// A fresh secret, for [`put`] to draw when none is given: `llwh_` and 256 random bits.
 pub fn generate() -> String {
     format!("llwh_{}", random_token(32))
 }
@@ -47,12 +47,13 @@ pub fn check(input: &NewSecret) -> Result<(), SecretError> {
     }
 }
 
-/// The secret to store (the given one trimmed, else `generated`, drawn by the caller with
-/// [`generate`]) and its audit entry, which holds `current` (the secret it replaces, if any) and
-/// the new one masked: a secret never reaches the audit log.
+/// The secret to store (the given one trimmed, else one drawn from `generate`, which the caller
+/// passes: [`generate`] in production, a fixed value in tests) and its audit entry, which holds
+/// `current` (the secret it replaces, if any) and the new one masked: a secret never reaches the
+/// audit log.
 pub fn put(
     input: &NewSecret,
-    generated: String,
+    generate: impl FnOnce() -> String,
     current: Option<&WebhookSecret>,
     now: OffsetDateTime,
     actor: &Actor,
@@ -60,7 +61,7 @@ pub fn put(
     check(input)?;
     let secret = match &input.given {
         Some(given) => given.trim().to_string(),
-        None => generated,
+        None => generate(),
     };
     let record = WebhookSecret {
         program_id: input.program_id.clone(),

@@ -598,7 +598,7 @@ const GENERATED: &str = "llwh_generated_by_the_caller_0123456789";
 fn a_given_secret_is_kept_trimmed_and_a_missing_one_is_the_callers_generated_one() {
     let (given, _) = secrets::put(
         &new_secret(Some("  shpss_0123456789abcdef  ")),
-        GENERATED.into(),
+        || unreachable!("a given secret draws none"),
         None,
         NOW,
         &actor(),
@@ -606,7 +606,7 @@ fn a_given_secret_is_kept_trimmed_and_a_missing_one_is_the_callers_generated_one
     .unwrap();
     assert_eq!(given.secret, "shpss_0123456789abcdef");
     let (generated, _) =
-        secrets::put(&new_secret(None), GENERATED.into(), None, NOW, &actor()).unwrap();
+        secrets::put(&new_secret(None), || GENERATED.into(), None, NOW, &actor()).unwrap();
     assert_eq!(generated.secret, GENERATED);
     assert_eq!(
         (
@@ -630,7 +630,7 @@ fn a_secret_is_8_to_512_characters() {
     assert!(matches!(
         secrets::put(
             &new_secret(Some("short")),
-            GENERATED.into(),
+            || GENERATED.into(),
             None,
             NOW,
             &actor()
@@ -647,7 +647,7 @@ fn a_secret_is_8_to_512_characters() {
 fn a_rotated_secret_is_audited_masked_old_and_new_never_in_clear() {
     let (old, _) = secrets::put(
         &new_secret(Some("old_secret_0123456789")),
-        GENERATED.into(),
+        || GENERATED.into(),
         None,
         NOW,
         &actor(),
@@ -655,7 +655,7 @@ fn a_rotated_secret_is_audited_masked_old_and_new_never_in_clear() {
     .unwrap();
     let (new, audit) = secrets::put(
         &new_secret(Some("new_secret_9876543210")),
-        GENERATED.into(),
+        || GENERATED.into(),
         Some(&old),
         NOW,
         &actor(),
