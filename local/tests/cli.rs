@@ -295,6 +295,33 @@ fn settle_explains_its_errors_in_words_and_exits_non_zero() {
     }
 }
 
+/// `work --consumers` is bounded (1 to 256): outside, clap refuses it naming the option; inside,
+/// an empty queue is drained at once.
+#[test]
+fn work_consumers_is_bounded() {
+    let db = temp_db("work-consumers");
+    let work = |n: &str| {
+        linkledger()
+            .args(["--db", db.to_str().unwrap(), "work", "--until-empty"])
+            .arg(format!("--consumers={n}"))
+            .output()
+            .unwrap()
+    };
+    for n in ["0", "257", "-1", "many"] {
+        let out = work(n);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{n}: {said}");
+        assert!(said.contains("--consumers"), "{n}: {said}");
+    }
+    let out = work("256");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("booked 0 events"));
+}
+
 /// Finding 11 of issue 10: `serve --demo` printed a key without saying it is the admin key.
 #[test]
 fn serve_demo_says_the_printed_key_is_the_admin_key_and_what_that_allows() {
