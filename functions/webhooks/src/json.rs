@@ -101,6 +101,7 @@ pub(crate) fn quick(body: &str) -> bool {
         bytes: body,
         at: 0,
         keys: Vec::new(),
+        prints: Vec::new(),
     };
     scan.value(0) && {
         scan.whitespace();
@@ -113,6 +114,8 @@ struct Scan<'b> {
     at: usize,
     /// The keys of the objects being scanned, outermost first (as [`Checker::keys`]).
     keys: Vec<&'b [u8]>,
+    /// Each key's [`fingerprint`], beside it: keys are compared only when these are equal.
+    prints: Vec<u64>,
 }
 
 impl<'b> Scan<'b> {
@@ -203,11 +206,7 @@ impl<'b> Scan<'b> {
         let mut escaped = false;
         loop {
             let rest = self.bytes.get(self.at..)?;
-            let stop = memchr::memchr2(b'"', b'\\', rest)?;
-            if rest.get(..stop)?.iter().any(|&b| b < 0x20) {
-                return None; // a control character
-            }
-            self.at = self.at.saturating_add(stop);
+            self.at = self.at.saturating_add(string_stop(rest)?);
             match self.peek()? {
                 b'"' => {
                     let raw = self.bytes.get(start..self.at)?;
@@ -233,7 +232,7 @@ impl<'b> Scan<'b> {
                         _ => return None,
                     }
                 }
-                _ => return None,
+                _ => return None, // a control character
             }
         }
     }
@@ -270,12 +269,19 @@ impl<'b> Scan<'b> {
             let Some((key, false)) = self.string() else {
                 return false;
             };
-            let ours = self.keys.get(start..).unwrap_or_default();
+            let print = fingerprint(key);
+            let ours = self.prints.get(start..).unwrap_or_default();
             // Linear while small (a payload's objects are); a big object goes to the full check.
-            if ours.len() >= LINEAR_KEYS || ours.contains(&key) {
+            if ours.len() >= LINEAR_KEYS
+                || ours
+                    .iter()
+                    .zip(self.keys.get(start..).unwrap_or_default())
+                    .any(|(&other_print, &other)| other_print == print && other == key)
+            {
                 return false;
             }
             self.keys.push(key);
+            self.prints.push(print);
             self.whitespace();
             if !self.eat(b':') || !self.value(depth) {
                 return false;
@@ -283,6 +289,7 @@ impl<'b> Scan<'b> {
             self.whitespace();
             if self.eat(b'}') {
                 self.keys.truncate(start);
+                self.prints.truncate(start);
                 return true;
             }
             if !self.eat(b',') {
@@ -290,6 +297,53 @@ impl<'b> Scan<'b> {
             }
         }
     }
+}
+
+/// Where the string text in `rest` stops: at its closing quote, a backslash or a control
+/// character (`None` when the body ends first). Eight bytes at a time: a payload is mostly
+/// string text, and this is the quick pass's inner loop.
+fn string_stop(rest: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    // The high bit of each byte of `x` that is zero (exact for the lowest such byte, which is
+    // the only one used: the chunk is then searched byte by byte).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = 0usize;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        // Bytes below 0x20: `x - 0x20` borrows into the high bit where `x` had none.
+        let control = x.wrapping_sub(SPACES) & !x & HIGHS;
+        if zero(x ^ QUOTES) | zero(x ^ BACKSLASHES) | control != 0 {
+            break;
+        }
+        offset = offset.saturating_add(8);
+    }
+    rest.get(offset..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|at| offset.saturating_add(at))
+}
+
+/// A cheap summary of a key (its length and up to eight of its bytes, first and last): two keys
+/// with different fingerprints differ, so most comparisons of an object's keys are one `u64`.
+fn fingerprint(key: &[u8]) -> u64 {
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 4];
+    for (to, from) in head.iter_mut().zip(key) {
+        *to = *from;
+    }
+    for (to, from) in tail.iter_mut().rev().zip(key.iter().rev()) {
+        *to = *from;
+    }
+    let bytes =
+        u64::from(u32::from_ne_bytes(head)) | u64::from(u32::from_ne_bytes(tail)).rotate_left(32);
+    bytes ^ (key.len() as u64).rotate_left(56)
 }
 
 enum Segment<'de> {
@@ -576,13 +630,15 @@ mod tests {
                 any::<i64>().prop_map(serde_json::Value::from),
                 (-1e6f64..1e6).prop_map(serde_json::Value::from),
                 "[a-z\\\\\"\u{e9}\u{1}\n]{0,6}".prop_map(serde_json::Value::from),
+                // Past the eight bytes the string scan takes at a time.
+                "[a-z \u{e9}]{6,30}[\\\\\"\u{1}\n]?[a-z]{0,12}".prop_map(serde_json::Value::from),
             ];
             leaf.prop_recursive(5, 48, 6, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
-                    prop::collection::vec(("[a-d\"]{0,2}", inner), 0..5).prop_map(|pairs| {
-                        serde_json::Value::Object(pairs.into_iter().collect())
-                    }),
+                    prop::collection::vec(("[a-d\"]{0,2}|[a-c]{5,12}", inner), 0..5).prop_map(
+                        |pairs| { serde_json::Value::Object(pairs.into_iter().collect()) }
+                    ),
                 ]
             })
         }
@@ -636,6 +692,15 @@ mod tests {
                     Strict::check(&body).map(|s| s.bytes().to_vec()),
                     Strict::check_fully(&body).map(|s| s.bytes().to_vec())
                 );
+            }
+
+            /// The string scan stops where a byte-by-byte search does, whatever the bytes.
+            #[test]
+            fn string_stop_is_the_first_quote_backslash_or_control(
+                bytes in prop::collection::vec(prop_oneof![3 => 0x20u8..0x7f, 1 => any::<u8>()], 0..48)
+            ) {
+                let reference = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                prop_assert_eq!(string_stop(&bytes), reference);
             }
 
             #[test]

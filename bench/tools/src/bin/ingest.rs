@@ -242,108 +242,244 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// One linkledger under test: its own database and server, and the deliveries signed for its
+/// program.
+struct Instance {
+    bin: String,
+    db: String,
+    server: Option<Server>,
+    port: u16,
+    deliveries: Arc<Deliveries>,
+    accepted: u64,
+    runs: Vec<Run>,
+    ratios: Vec<f64>,
+}
+
+fn quiet(cmd: &mut Command) -> &mut Command {
+    cmd.env("RUST_LOG", "warn")
+        .env("LINKLEDGER_LOG_FORMAT", "json")
+}
+
+/// What `linkledger work --until-empty` printed: conversions booked and seconds taken.
+struct Booked {
+    booked: u64,
+    seconds: f64,
+}
+
+impl Booked {
+    fn rate(&self) -> f64 {
+        self.booked as f64 / self.seconds.max(1e-9)
+    }
+}
+
+impl Instance {
+    /// A fresh database, an admin key, `serve --no-worker`, and through the API a program with a
+    /// Shopify secret, a creator and her promo code; the documented fixture attributed by that
+    /// promo code, with a unique order id per request.
+    async fn start(bin: &str, db: PathBuf, fixture: &str) -> Result<Self, AnyError> {
+        let db = db.to_string_lossy().to_string();
+        let out = quiet(&mut Command::new(bin))
+            .args(["--db", &db, "keys", "create", "--role", "admin"])
+            .output()?;
+        let key = String::from_utf8(out.stdout)?.trim().to_string();
+        let port = free_port()?;
+        let server = Server(
+            quiet(&mut Command::new(bin))
+                .args([
+                    "--db",
+                    &db,
+                    "serve",
+                    "--no-worker",
+                    "--addr",
+                    &format!("127.0.0.1:{port}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        wait_health(port).await?;
+        let program = call(port, "POST", "/api/programs", &key,
+            r#"{"name":"Bench","currency":"USD","allowed_domains":["brand.com"],"plan":{"sale":{"rate_bps":1000}}}"#).await?;
+        let program = program["id"].as_str().ok_or("program id")?.to_string();
+        let creator = call(
+            port,
+            "POST",
+            "/api/creators",
+            &key,
+            r#"{"name":"Anna","payout_email":"anna@example.com"}"#,
+        )
+        .await?;
+        let creator = creator["id"].as_str().ok_or("creator id")?.to_string();
+        call(
+            port,
+            "POST",
+            &format!("/api/programs/{program}/enrolments"),
+            &key,
+            &format!(r#"{{"creator_id":"{creator}"}}"#),
+        )
+        .await?;
+        call(
+            port,
+            "POST",
+            &format!("/api/programs/{program}/promo-codes"),
+            &key,
+            &format!(r#"{{"code":"ANNA10","creator_id":"{creator}"}}"#),
+        )
+        .await?;
+        call(
+            port,
+            "PUT",
+            &format!("/api/programs/{program}/webhook-secrets/shopify"),
+            &key,
+            &format!(r#"{{"secret":"{SECRET}"}}"#),
+        )
+        .await?;
+
+        let mut order: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture)?.replace("PLACEHOLDER_CLICK_ID", "none"),
+        )?;
+        order["id"] = serde_json::json!(ORDER_MARK.parse::<u64>()?);
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)?;
+        order["processed_at"] = serde_json::json!(now);
+        let template = order.to_string();
+        let (pre, post) = template.split_once(ORDER_MARK).ok_or("order id mark")?;
+        Ok(Self {
+            bin: bin.to_string(),
+            db,
+            server: Some(server),
+            port,
+            deliveries: Arc::new(Deliveries {
+                pre: pre.to_string(),
+                post: post.to_string(),
+                next: AtomicU64::new(0),
+                path: format!("/webhooks/shopify/{program}"),
+            }),
+            accepted: 0,
+            runs: Vec::new(),
+            ratios: Vec::new(),
+        })
+    }
+
+    fn body_bytes(&self) -> usize {
+        self.deliveries.next().1.len()
+    }
+
+    /// One round (or the warm-up when `bare` is `None`); every delivery must be answered 200.
+    async fn round(
+        &mut self,
+        connections: u64,
+        seconds: u64,
+        bare: Option<&Run>,
+    ) -> Result<Run, AnyError> {
+        let run = load(self.port, self.deliveries.clone(), connections, seconds).await?;
+        self.accepted += run.ok;
+        if run.ok != run.requests {
+            return Err(format!(
+                "{}: {} of {} deliveries were not answered 200",
+                self.bin,
+                run.requests - run.ok,
+                run.requests
+            )
+            .into());
+        }
+        if let Some(bare) = bare {
+            self.ratios.push(run.rps() / bare.rps());
+            self.runs.push(run.clone());
+        }
+        Ok(run)
+    }
+
+    /// Stops the server, books everything queued with `work --until-empty` (and `--consumers`
+    /// when given), and checks that every delivery answered 200 was booked.
+    fn book(&mut self, consumers: Option<&str>) -> Result<Booked, AnyError> {
+        self.server = None;
+        let mut args = vec!["--db", &self.db, "work", "--until-empty"];
+        if let Some(consumers) = consumers {
+            args.extend(["--consumers", consumers]);
+        }
+        let out = quiet(&mut Command::new(&self.bin)).args(args).output()?;
+        let output = String::from_utf8(out.stdout)?;
+        // Logs share stdout; the summary is the line that starts with "booked".
+        let summary = output
+            .lines()
+            .find(|l| l.starts_with("booked "))
+            .unwrap_or("")
+            .to_string();
+        let field = |n: usize| summary.split_whitespace().nth(n);
+        let booked: u64 = field(1).and_then(|n| n.parse().ok()).ok_or_else(|| {
+            format!(
+                "work summary: {summary:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        let seconds: f64 = field(4)
+            .and_then(|n| n.parse().ok())
+            .ok_or("work seconds")?;
+        eprintln!("{}: {}", self.bin, summary.trim());
+        if booked != self.accepted {
+            return Err(format!(
+                "{}: {} deliveries were accepted but {booked} booked",
+                self.bin, self.accepted
+            )
+            .into());
+        }
+        Ok(Booked { booked, seconds })
+    }
+
+    fn median_rps(&self) -> f64 {
+        median(self.runs.iter().map(Run::rps).collect())
+    }
+
+    fn median_p99(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.percentile(0.99)).collect())
+    }
+}
+
+fn row(round: u64, server: &str, run: &Run) -> String {
+    format!(
+        "| {round} | {server} | {:.0} | {:.2} | {:.2} | {} |",
+        run.rps(),
+        run.percentile(0.5),
+        run.percentile(0.99),
+        run.requests
+    )
+}
+
+fn list(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|r| format!("{r:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, linkledger, bare, fixture, benchmarks, command] = args.as_slice() else {
-        return Err(
-            "usage: bench-ingest LINKLEDGER_BIN BARE302_BIN FIXTURE BENCHMARKS_MD COMMAND_LINE"
-                .into(),
-        );
+    let (linkledger, bare, fixture, benchmarks, command, baseline) = match args.as_slice() {
+        [_, l, b, f, m, c] => (l, b, f, m, c, None),
+        [_, l, b, f, m, c, base, rev] => (l, b, f, m, c, Some((base, rev))),
+        _ => {
+            return Err("usage: bench-ingest LINKLEDGER_BIN BARE302_BIN FIXTURE BENCHMARKS_MD \
+                        COMMAND_LINE [BASELINE_LINKLEDGER_BIN BASELINE_REV]"
+                .into())
+        }
     };
     let rounds = env_u64("ROUNDS", 3).max(1);
     let duration = env_u64("DURATION", 5).max(1);
     let connections = env_u64("CONNECTIONS", 64).max(1);
     let warmup = env_u64("WARMUP", 2);
+    let consumers = std::env::var("BOOK_CONSUMERS").unwrap_or_else(|_| "16".into());
 
     let tmp: PathBuf = std::env::temp_dir().join(format!("bench-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let db = tmp.join("bench.db");
-    let db_arg = db.to_string_lossy().to_string();
-    let quiet = |cmd: &mut Command| {
-        cmd.env("RUST_LOG", "warn")
-            .env("LINKLEDGER_LOG_FORMAT", "json");
+    let mut ours = Instance::start(linkledger, tmp.join("bench.db"), fixture).await?;
+    let mut before = match baseline {
+        Some((bin, _)) => Some(Instance::start(bin, tmp.join("baseline.db"), fixture).await?),
+        None => None,
     };
-
-    let mut keys = Command::new(linkledger);
-    quiet(&mut keys);
-    let out = keys
-        .args(["--db", &db_arg, "keys", "create", "--role", "admin"])
-        .output()?;
-    let key = String::from_utf8(out.stdout)?.trim().to_string();
-
-    let ours_port = free_port()?;
-    let mut serve = Command::new(linkledger);
-    quiet(&mut serve);
-    let ours = Server(
-        serve
-            .args([
-                "--db",
-                &db_arg,
-                "serve",
-                "--no-worker",
-                "--addr",
-                &format!("127.0.0.1:{ours_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    wait_health(ours_port).await?;
-    let program = call(ours_port, "POST", "/api/programs", &key,
-        r#"{"name":"Bench","currency":"USD","allowed_domains":["brand.com"],"plan":{"sale":{"rate_bps":1000}}}"#).await?;
-    let program = program["id"].as_str().ok_or("program id")?.to_string();
-    let creator = call(
-        ours_port,
-        "POST",
-        "/api/creators",
-        &key,
-        r#"{"name":"Anna","payout_email":"anna@example.com"}"#,
-    )
-    .await?;
-    let creator = creator["id"].as_str().ok_or("creator id")?.to_string();
-    call(
-        ours_port,
-        "POST",
-        &format!("/api/programs/{program}/enrolments"),
-        &key,
-        &format!(r#"{{"creator_id":"{creator}"}}"#),
-    )
-    .await?;
-    call(
-        ours_port,
-        "POST",
-        &format!("/api/programs/{program}/promo-codes"),
-        &key,
-        &format!(r#"{{"code":"ANNA10","creator_id":"{creator}"}}"#),
-    )
-    .await?;
-    call(
-        ours_port,
-        "PUT",
-        &format!("/api/programs/{program}/webhook-secrets/shopify"),
-        &key,
-        &format!(r#"{{"secret":"{SECRET}"}}"#),
-    )
-    .await?;
-
-    // The documented fixture, attributed by its promo code, with a unique order id per request.
-    let mut order: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture)?.replace("PLACEHOLDER_CLICK_ID", "none"),
-    )?;
-    order["id"] = serde_json::json!(ORDER_MARK.parse::<u64>()?);
-    let now =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-    order["processed_at"] = serde_json::json!(now);
-    let template = order.to_string();
-    let (pre, post) = template.split_once(ORDER_MARK).ok_or("order id mark")?;
-    let body_bytes = template.len();
-    let deliveries = Arc::new(Deliveries {
-        pre: pre.to_string(),
-        post: post.to_string(),
-        next: AtomicU64::new(0),
-        path: format!("/webhooks/shopify/{program}"),
-    });
+    let body_bytes = ours.body_bytes();
 
     let bare_port = free_port()?;
     let _bare = Server(
@@ -355,102 +491,62 @@ async fn main() -> Result<(), AnyError> {
     );
     wait_for_port(bare_port).await?;
 
-    let mut accepted = 0u64;
     if warmup > 0 {
-        load(bare_port, deliveries.clone(), connections, warmup).await?;
-        accepted += load(ours_port, deliveries.clone(), connections, warmup)
-            .await?
-            .ok;
+        load(bare_port, ours.deliveries.clone(), connections, warmup).await?;
+        ours.round(connections, warmup, None).await?;
+        if let Some(before) = before.as_mut() {
+            before.round(connections, warmup, None).await?;
+        }
     }
     let mut rows = Vec::new();
-    let mut ratios = Vec::new();
-    let mut ours_runs = Vec::new();
     for round in 1..=rounds {
-        let b = load(bare_port, deliveries.clone(), connections, duration).await?;
-        let o = load(ours_port, deliveries.clone(), connections, duration).await?;
-        accepted += o.ok;
-        if o.ok != o.requests {
-            return Err(format!(
-                "round {round}: {} of {} deliveries were not answered 200",
-                o.requests - o.ok,
-                o.requests
-            )
-            .into());
-        }
-        eprintln!(
+        let b = load(bare_port, ours.deliveries.clone(), connections, duration).await?;
+        rows.push(row(round, "bare302", &b));
+        let o = ours.round(connections, duration, Some(&b)).await?;
+        rows.push(row(round, "linkledger", &o));
+        let mut line = format!(
             "round {round}: bare {:.0}/s, linkledger {:.0}/s",
             b.rps(),
             o.rps()
         );
-        ratios.push(o.rps() / b.rps());
-        rows.push(format!(
-            "| {round} | bare302 | {:.0} | {:.2} | {:.2} | {} |",
-            b.rps(),
-            b.percentile(0.5),
-            b.percentile(0.99),
-            b.requests
-        ));
-        rows.push(format!(
-            "| {round} | linkledger | {:.0} | {:.2} | {:.2} | {} |",
-            o.rps(),
-            o.percentile(0.5),
-            o.percentile(0.99),
-            o.requests
-        ));
-        ours_runs.push(o);
-    }
-    drop(ours);
-
-    // Book everything the webhooks accepted.
-    let mut work = Command::new(linkledger);
-    quiet(&mut work);
-    let consumers = std::env::var("BOOK_CONSUMERS").unwrap_or_else(|_| "16".into());
-    let out = work
-        .args([
-            "--db",
-            &db_arg,
-            "work",
-            "--until-empty",
-            "--consumers",
-            &consumers,
-        ])
-        .output()?;
-    let output = String::from_utf8(out.stdout)?;
-    // Logs share stdout; the summary is the line that starts with "booked".
-    let summary = output
-        .lines()
-        .find(|l| l.starts_with("booked "))
-        .unwrap_or("")
-        .to_string();
-    let booked: u64 = summary
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "work summary: {summary:?} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })?;
-    let booking_seconds: f64 = summary
-        .split_whitespace()
-        .nth(4)
-        .and_then(|n| n.parse().ok())
-        .ok_or("work seconds")?;
-    let booked_rate = booked as f64 / booking_seconds.max(1e-9);
-    eprintln!("{}", summary.trim());
-    if booked != accepted {
-        return Err(format!("{accepted} deliveries were accepted but {booked} booked").into());
+        if let Some(before) = before.as_mut() {
+            let p = before.round(connections, duration, Some(&b)).await?;
+            rows.push(row(round, "baseline", &p));
+            line.push_str(&format!(", baseline {:.0}/s", p.rps()));
+        }
+        eprintln!("{line}");
     }
 
-    let ours_rps = median(ours_runs.iter().map(Run::rps).collect());
-    let ours_p99 = median(ours_runs.iter().map(|r| r.percentile(0.99)).collect());
-    let ratio = median(ratios.clone());
+    // Book everything each server accepted, ours first (the larger database).
+    let booked = ours.book(Some(&consumers))?;
+    let booked_before = match before.as_mut() {
+        Some(before) => Some(before.book(None)?),
+        None => None,
+    };
+
+    let ours_rps = ours.median_rps();
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
     let at = time::OffsetDateTime::now_utc();
     let date = format!("{} {:02}:{:02}", at.date(), at.hour(), at.minute());
+    let baseline_lines = match (&before, &booked_before, baseline) {
+        (Some(before), Some(b), Some((_, rev))) => format!(
+            "- Baseline: `linkledger` built from commit {rev} (main before issue 11), the same \
+             rounds interleaved (bare, ours, baseline); its webhooks: median **{:.0}/s**, ratio to \
+             bare302 per round: {}; **median ratio {:.3}**\n\
+             - Baseline booking (its own `work --until-empty`): {} conversions in {:.2} s = \
+             {:.0}/s; **ours / baseline = {:.2}×**\n",
+            before.median_rps(),
+            list(&before.ratios),
+            median(before.ratios.clone()),
+            b.booked,
+            b.seconds,
+            b.rate(),
+            booked.rate() / b.rate().max(1e-9),
+        ),
+        _ => String::new(),
+    };
     let section = format!(
         "## Ingest\n\n\
 Written by `scripts/bench-ingest` on {date} UTC; rerunning it rewrites this section only.\n\n\
@@ -459,21 +555,28 @@ and delivery id, HMAC-SHA256 signed) POSTed to `linkledger serve --no-worker` (S
 verified, normalized and committed to the queue table before the 200) and to `bare302` (reads the\n\
 body, answers 200), in interleaved rounds, by the same in-process load generator\n\
 (`bench/ingest`, {connections} keep-alive connections, {duration} s per round, after {warmup} s of warm-up each), on\n\
-127.0.0.1; logs at `warn`. Then `linkledger work --until-empty` books everything queued.\n\n\
+127.0.0.1; logs at `warn`. Then `linkledger work --until-empty --consumers {consumers}` books everything queued.\n\n\
 - Machine: {cpus} CPUs; load generator, server and worker on the same machine\n\
 - Command: `{command}`\n\n\
 | Round | Server | Requests/s | p50 ms | p99 ms | Requests |\n|---:|---|---:|---:|---:|---:|\n{rows}\n\n\
 - Webhooks accepted: median **{ours_rps:.0}/s**, p99 {ours_p99:.2} ms; ratio to bare302 per round: {ratio_list}; **median ratio {ratio:.3}**\n\
-- Booked by the worker: **{booked} conversions in {booking_seconds:.2} s = {booked_rate:.0}/s** (each: attribution by promo code, commission, conversion + delivery record + accrual in one transaction); {vs:.2}× the webhook acceptance rate\n\
-- Every delivery answered 200 was booked: {accepted} accepted, {booked} booked\n\n\
+- Booked by the worker: **{booked_n} conversions in {booking_seconds:.2} s = {booked_rate:.0}/s** (each: attribution by promo code, commission, conversion + delivery record + accrual in one transaction); {vs:.2}× the webhook acceptance rate\n\
+- Every delivery answered 200 was booked: {accepted} accepted, {booked_n} booked\n\
+{baseline_lines}\n\
 Per booked conversion on the AWS adapters (counted by their operation counters against the\n\
 emulator, asserted by `tests/tests/conversion_costs.rs`): the webhook costs **one SQS\n\
 `SendMessage`** and two `GetItem` (program, secret); the worker costs **one\n\
 `TransactWriteItems`** and six `GetItem` (program, order dedupe, click, click use count,\n\
 enrolment, creator), plus its share of the batch's `ReceiveMessage`/`DeleteMessage`.\n",
         rows = rows.join("\n"),
-        ratio_list = ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "),
-        vs = booked_rate / ours_rps.max(1e-9),
+        ours_p99 = ours.median_p99(),
+        ratio_list = list(&ours.ratios),
+        ratio = median(ours.ratios.clone()),
+        booked_n = booked.booked,
+        booking_seconds = booked.seconds,
+        booked_rate = booked.rate(),
+        accepted = ours.accepted,
+        vs = booked.rate() / ours_rps.max(1e-9),
     );
     println!("{section}");
     write_section(Path::new(benchmarks), "## Ingest", &section)?;
