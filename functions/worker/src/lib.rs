@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 use futures_util::FutureExt;
 use linkledger_core::conversion::ConversionEvent;
 use linkledger_store::booking::{book_conversion, BookingError, Outcome};
-use linkledger_store::ports::{Message, Queue, QueueError};
+use linkledger_store::ports::{ErrorChain, Message, Queue, QueueError};
 use linkledger_store::Store;
 
 /// What became of one message.
@@ -300,7 +300,7 @@ async fn consume_forever(store: &Store, queue: &dyn Queue, options: &ConsumerOpt
         match result {
             Ok(_) => backoff = Duration::from_millis(100),
             Err(err) => {
-                tracing::warn!(error = %err, "the conversions queue failed; backing off");
+                tracing::warn!(error = %ErrorChain(&err), "the conversions queue failed; backing off");
                 tokio::time::sleep(backoff).await;
                 backoff = backoff.saturating_mul(2).min(Duration::from_secs(10));
             }
