@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use linkledger_store::ports::StoreError;
+use linkledger_store::ports::{ErrorChain, StoreError};
 
 mod strict;
 
@@ -214,18 +214,6 @@ impl From<StoreError> for HttpError {
     }
 }
 
-/// An error and its sources, outermost first: `a: b: c`.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        chain.push_str(": ");
-        chain.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    chain
-}
-
 /// Every 5xx answered is logged here, once, in the request's span (method and route): its
 /// status, code and cause chain. Causes are our own errors (store, settlement, ...), which name
 /// ids and reasons, never a request's body, query or headers.
@@ -239,7 +227,7 @@ async fn log_server_errors(request: Request, next: axum::middleware::Next) -> Re
             Some(cause) => tracing::error!(
                 status = status.as_u16(),
                 code,
-                cause = %cause_chain(cause.as_ref()),
+                cause = %ErrorChain(cause.as_ref()),
                 "server error answered"
             ),
             None => tracing::error!(status = status.as_u16(), code, "server error answered"),

@@ -13,6 +13,7 @@ use linkledger_core::api_key::Role;
 use linkledger_core::audit::Actor;
 use linkledger_core::click::VisitorKey;
 use linkledger_core::ids::{random_token, CreatorId};
+use linkledger_store::ports::ErrorChain;
 use linkledger_wiring::config::{Backend, Backends, Config};
 use linkledger_worker::ConsumerOptions;
 
@@ -114,14 +115,14 @@ impl From<RoleArg> for Role {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Errors reach the user as one readable line (`error: …`, the error's `Display`, never its
-/// `Debug`) and a non-zero exit status.
+/// Errors reach the user as one readable line (`error: …`, the error's `Display` and its
+/// sources', never its `Debug`) and a non-zero exit status.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", ErrorChain(err.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
@@ -273,7 +274,7 @@ async fn nightly_settlement(backends: Backends, at: time::Time) {
                 "nightly settlement completed"
             ),
             Err(err) => {
-                tracing::error!(%date, error = %err, "nightly settlement failed; run `linkledger settle` to resume")
+                tracing::error!(%date, error = %ErrorChain(&err), "nightly settlement failed; run `linkledger settle` to resume")
             }
         }
     }
@@ -392,7 +393,7 @@ async fn purge_expired_hourly(backends: Backends) {
         match db.purge_expired().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "expired items removed"),
             Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "purging expired items failed"),
+            Err(err) => tracing::warn!(error = %ErrorChain(&err), "purging expired items failed"),
         }
     }
 }

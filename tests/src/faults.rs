@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use linkledger_store::ports::{
-    Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
+    BackendError, Condition, Item, Key, OpCounts, Page, Query, StoreError, Table, WriteOp,
 };
 
 /// The call a rule is asked about.
@@ -33,7 +33,7 @@ impl Call<'_> {
 
 /// The error an outage answers.
 pub fn unavailable(why: &str) -> StoreError {
-    StoreError::Unavailable(why.into())
+    StoreError::Unavailable(BackendError::without_cause(why.to_owned()))
 }
 
 type Rule = Box<dyn Fn(&Call<'_>) -> Option<StoreError> + Send + Sync>;

@@ -237,7 +237,7 @@ impl linkledger_store::ports::Queue for Refusing {
     async fn send(&self, body: &str) -> Result<String, linkledger_store::ports::QueueError> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(linkledger_store::ports::QueueError::Unavailable(
-                "injected".into(),
+                linkledger_store::ports::BackendError::without_cause("injected"),
             ));
         }
         self.inner.send(body).await

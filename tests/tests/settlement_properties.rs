@@ -226,8 +226,13 @@ impl History {
         for _ in 0..3 {
             match book_conversion(&self.app.store, &event).await {
                 Ok(outcome) => return outcome,
-                Err(BookingError::Retry(reason)) => eprintln!("retrying: {reason}"),
-                Err(other) => panic!("booking {event:?} failed: {other}"),
+                Err(BookingError::Retry(reason)) => {
+                    eprintln!("retrying: {}", linkledger_store::ports::ErrorChain(&reason))
+                }
+                Err(other) => panic!(
+                    "booking {event:?} failed: {}",
+                    linkledger_store::ports::ErrorChain(&other)
+                ),
             }
         }
         panic!("booking {event:?} kept asking for a retry");

@@ -32,7 +32,7 @@ use utoipa_axum::routes;
 
 use linkledger_core::ids::{random_token, LinkCode};
 use linkledger_store::ports::Queue;
-use linkledger_store::ports::StoreError;
+use linkledger_store::ports::{ErrorChain, StoreError};
 use linkledger_store::Store;
 
 pub use auth::Caller;
@@ -195,7 +195,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         let warm = state.clone();
         runtime.spawn(async move {
             if let Err(err) = warm.cursor_key().await {
-                tracing::warn!(error = %err, "the cursor key is not readable yet; read at first use");
+                tracing::warn!(error = %ErrorChain(&err), "the cursor key is not readable yet; read at first use");
             }
         });
     }

@@ -19,6 +19,7 @@ use linkledger_core::click::{is_bot, Click, VisitorKey, RETENTION_MARGIN_DAYS};
 use linkledger_core::ids::{ClickId, LinkCode};
 use linkledger_core::link::LinkState;
 use linkledger_http::{client_ip, ErrorCode, HttpError, Path};
+use linkledger_store::ports::ErrorChain;
 use linkledger_store::Store;
 
 pub use cache::{LinkCache, ResolvedLink};
@@ -69,7 +70,7 @@ impl RedirectState {
                     let (state, code) = (self.clone(), code.clone());
                     tokio::spawn(async move {
                         if let Err(err) = state.refresh(&code).await {
-                            tracing::warn!(error = %err, link = %code, "link refresh failed, serving the cached copy");
+                            tracing::warn!(error = %ErrorChain(&err), link = %code, "link refresh failed, serving the cached copy");
                         }
                         state.cache.end_refresh(&code);
                     });
@@ -189,7 +190,7 @@ pub async fn redirect(
         if let Err(err) = state.store.record_click(&click, expires).await {
             // The shopper still gets where they were going; the loss is logged and counted.
             state.click_write_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %err, link = %click.link_code, "click write failed; redirecting anyway");
+            tracing::error!(error = %ErrorChain(&err), link = %click.link_code, "click write failed; redirecting anyway");
         }
     }
 

@@ -18,7 +18,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use time::Date;
 
-use linkledger_store::ports::Queue;
+use linkledger_store::ports::{ErrorChain, Queue};
 use linkledger_store::settlement::{
     plan, settle_chunk, Chunk, SettleError, SettlementRun, CHUNK_SIZE,
 };
@@ -110,7 +110,7 @@ pub async fn handle_chunks(
                 .map(|done| {
                     tracing::info!(date = %chunk.date, chunk = chunk.index, completed = done.is_some(), "settlement chunk done");
                 })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| ErrorChain(&e).to_string()),
             Err(e) => Err(format!("unreadable chunk: {e}")),
         };
         if let Err(reason) = result {

@@ -25,10 +25,11 @@ use futures_util::future::join_all;
 use futures_util::FutureExt;
 use linkledger_core::conversion::ConversionEvent;
 use linkledger_store::booking::{book_conversion, BookingError, Outcome};
-use linkledger_store::ports::{Message, Queue, QueueError};
+use linkledger_store::ports::{ErrorChain, Message, Queue, QueueError};
 use linkledger_store::Store;
 
-/// What became of one message.
+/// What became of one message. A reason is the error that decided it with its causes
+/// ([`ErrorChain`]), as logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Booked, or already booked: acknowledge.
@@ -37,6 +38,22 @@ pub enum Disposition {
     Retry(String),
     /// Can never be booked: leave it to reach the dead-letter queue, reason logged.
     Poison(String),
+}
+
+/// A message that is poison before booking is tried: it does not carry a booking event.
+#[derive(Debug, thiserror::Error)]
+pub enum BadMessage {
+    #[error("message without a body")]
+    NoBody,
+    #[error("unreadable message")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("out of bounds: {0}")]
+    OutOfBounds(String),
+}
+
+/// The reason a disposition carries: `err` and its causes, outermost first.
+fn reason(err: &(dyn std::error::Error + 'static)) -> String {
+    ErrorChain(err).to_string()
 }
 
 /// Books one queue message; never panics (a panic while booking is this message's poison).
@@ -69,7 +86,7 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
         Ok(event) => event,
         Err(err) => {
             tracing::error!(error = %err, "unreadable conversion message");
-            return Disposition::Poison(format!("unreadable message: {err}"));
+            return Disposition::Poison(reason(&BadMessage::Unreadable(err)));
         }
     };
     // The message's span (opened by its consumer) names what it carries.
@@ -77,9 +94,9 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
     span.record("program", event.program_id.as_str());
     span.record("delivery", event.delivery_id.as_str());
     span.record("order", event.fact.order_ref());
-    if let Err(reason) = event.check_bounds(store.now()) {
-        tracing::error!(program = %event.program_id, %reason, "conversion message out of bounds");
-        return Disposition::Poison(format!("out of bounds: {reason}"));
+    if let Err(bounds) = event.check_bounds(store.now()) {
+        tracing::error!(program = %event.program_id, reason = %bounds, "conversion message out of bounds");
+        return Disposition::Poison(reason(&BadMessage::OutOfBounds(bounds)));
     }
     match book_conversion(store, &event).await {
         Ok(outcome) => {
@@ -91,11 +108,13 @@ async fn book_message(store: &Store, body: &str) -> Disposition {
             );
             Disposition::Done(outcome)
         }
-        Err(BookingError::Retry(reason)) => {
+        Err(BookingError::Retry(why)) => {
+            let reason = reason(&why);
             tracing::warn!(program = %event.program_id, %reason, "conversion event will be retried");
             Disposition::Retry(reason)
         }
-        Err(BookingError::Invalid(reason)) => {
+        Err(BookingError::Invalid(why)) => {
+            let reason = reason(&why);
             tracing::error!(program = %event.program_id, %reason, "conversion event cannot be booked");
             Disposition::Poison(reason)
         }
@@ -129,7 +148,7 @@ pub async fn handle_sqs_batch(store: &Store, event: SqsEvent) -> SqsBatchRespons
             async move {
                 match &record.body {
                     Some(body) => process_message(store, body).await,
-                    None => Disposition::Poison("message without a body".into()),
+                    None => Disposition::Poison(reason(&BadMessage::NoBody)),
                 }
             },
             span,
@@ -300,7 +319,7 @@ async fn consume_forever(store: &Store, queue: &dyn Queue, options: &ConsumerOpt
         match result {
             Ok(_) => backoff = Duration::from_millis(100),
             Err(err) => {
-                tracing::warn!(error = %err, "the conversions queue failed; backing off");
+                tracing::warn!(error = %ErrorChain(&err), "the conversions queue failed; backing off");
                 tokio::time::sleep(backoff).await;
                 backoff = backoff.saturating_mul(2).min(Duration::from_secs(10));
             }

@@ -44,14 +44,43 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// Why booking an event failed; its reason (with the reason's own cause) is its
+/// [`source`](std::error::Error::source), shown whole by [`ErrorChain`](crate::ports::ErrorChain).
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
     /// Try again later: the order of a refund has not arrived, or the store is unavailable.
-    #[error("retry later: {0}")]
-    Retry(String),
+    #[error("retry later")]
+    Retry(#[source] RetryReason),
     /// Can never be booked (the message goes to the dead-letter queue with this reason).
-    #[error("cannot be booked: {0}")]
-    Invalid(String),
+    #[error("cannot be booked")]
+    Invalid(#[source] InvalidReason),
+}
+
+/// What may go right if the event is booked again later.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryReason {
+    /// Refunds can arrive before their order (webhooks are not ordered).
+    #[error("refund of order {order_ref:?} arrived before its order")]
+    RefundBeforeOrder { order_ref: String },
+    /// Every attempt lost its write to a concurrent booking of the same facts.
+    #[error("lost the race to concurrent bookings too often")]
+    LostRaces,
+    /// A retryable store failure ([`StoreError::is_retryable`]).
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Why the event can never be booked.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidReason {
+    #[error("unknown program {0}")]
+    UnknownProgram(ProgramId),
+    /// The booking rules refuse the event.
+    #[error(transparent)]
+    Unbookable(Unbookable),
+    /// A store failure that retrying would not cure (a corrupt record, a refused write).
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 impl BookingError {
@@ -63,16 +92,16 @@ impl BookingError {
 impl From<StoreError> for BookingError {
     fn from(e: StoreError) -> Self {
         if e.is_retryable() {
-            BookingError::Retry(e.to_string())
+            BookingError::Retry(RetryReason::Store(e))
         } else {
-            BookingError::Invalid(e.to_string())
+            BookingError::Invalid(InvalidReason::Store(e))
         }
     }
 }
 
 impl From<Unbookable> for BookingError {
     fn from(e: Unbookable) -> Self {
-        BookingError::Invalid(e.to_string())
+        BookingError::Invalid(InvalidReason::Unbookable(e))
     }
 }
 
@@ -101,7 +130,9 @@ pub async fn book_conversion(
     let program = store
         .program(&event.program_id)
         .await?
-        .ok_or_else(|| BookingError::Invalid(format!("unknown program {}", event.program_id)))?
+        .ok_or_else(|| {
+            BookingError::Invalid(InvalidReason::UnknownProgram(event.program_id.clone()))
+        })?
         .record;
     for _ in 0..ATTEMPTS {
         let attempt = match &event.fact {
@@ -116,9 +147,7 @@ pub async fn book_conversion(
             return Ok(outcome);
         }
     }
-    Err(BookingError::Retry(
-        "lost the race to concurrent bookings too often".into(),
-    ))
+    Err(BookingError::Retry(RetryReason::LostRaces))
 }
 
 /// The facts of one sale or lead, read in two steps: what attribution needs, then (for the
@@ -267,10 +296,9 @@ async fn book_refund(
         }
     }
     let Some(found) = found else {
-        return Err(BookingError::Retry(format!(
-            "refund of order {:?} arrived before its order",
-            refund.order_refs.first().map(String::as_str).unwrap_or("")
-        )));
+        return Err(BookingError::Retry(RetryReason::RefundBeforeOrder {
+            order_ref: refund.order_refs.first().cloned().unwrap_or_default(),
+        }));
     };
     let (conversion, entries, reversed) = match decide_refund(&found.record, refund, store.now())? {
         RefundDecision::Duplicate => return Ok(Attempt::Done(Outcome::Duplicate)),
@@ -374,4 +402,53 @@ pub async fn decide(
         }
     }
     Err(DecisionError::Store(StoreError::Conflict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{BackendError, ErrorChain};
+    use std::error::Error;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk I/O error")]
+    struct DiskFailure;
+
+    #[test]
+    fn a_store_outage_is_retried_with_its_backend_error_as_the_cause() {
+        let outage = StoreError::Unavailable(BackendError::new("sqlite commit", DiskFailure));
+        let err = BookingError::from(outage);
+        assert!(err.is_retryable());
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "retry later: store unavailable: sqlite commit: disk I/O error"
+        );
+        let backend = err
+            .source()
+            .and_then(Error::source)
+            .expect("the store's cause");
+        assert_eq!(
+            backend
+                .downcast_ref::<BackendError>()
+                .map(BackendError::operation),
+            Some("sqlite commit")
+        );
+        let disk = backend.source().expect("the backend's cause");
+        assert!(disk.downcast_ref::<DiskFailure>().is_some(), "{disk:?}");
+    }
+
+    #[test]
+    fn a_corrupt_record_cannot_be_booked_and_says_which() {
+        let corrupt = StoreError::Corrupt {
+            pk: "c#1".into(),
+            sk: "meta".into(),
+            reason: "bad json".into(),
+        };
+        let err = BookingError::from(corrupt);
+        assert!(!err.is_retryable());
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "cannot be booked: corrupt item c#1/meta: bad json"
+        );
+    }
 }

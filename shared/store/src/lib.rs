@@ -29,7 +29,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::ports::{
-    Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table, WriteOp,
+    BackendError, Condition, Created, Index, Item, Key, Query, SkRange, StoreError, Table, WriteOp,
 };
 use linkledger_core::api_key::{key_hash, ApiKey};
 use linkledger_core::audit::AuditEntry;
@@ -539,11 +539,9 @@ impl Store {
         let key = keys::setting(name);
         let item = Item::new(key.clone(), encode(&init())?);
         self.table.create(item).await?;
-        let stored = self
-            .table
-            .get(&key)
-            .await?
-            .ok_or(StoreError::Unavailable("setting vanished".into()))?;
+        let stored = self.table.get(&key).await?.ok_or(StoreError::Unavailable(
+            BackendError::without_cause("setting vanished"),
+        ))?;
         decode(&stored)
     }
 

@@ -34,7 +34,7 @@ use linkledger_core::ledger::LedgerEntry;
 use linkledger_core::money::{Currency, Money, MoneyError};
 pub use linkledger_core::settlement::*;
 
-use crate::ports::StoreError;
+use crate::ports::{BackendError, ErrorChain, StoreError};
 use crate::{LineWrite, Store, Versioned};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ impl SettleError {
             SettleError::Store(StoreError::Corrupt { pk, sk, .. }) => {
                 format!("a stored record cannot be read ({pk} / {sk})")
             }
-            other => other.to_string(),
+            other => ErrorChain(other).to_string(),
         }
     }
 }
@@ -510,7 +510,7 @@ pub async fn finish(
     queue
         .send(&message)
         .await
-        .map_err(|e| StoreError::Unavailable(format!("finance queue: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(BackendError::new("finance queue", e)))?;
     Ok(store.mark_announced(date).await?)
 }
 
@@ -628,7 +628,7 @@ pub async fn plan(
         chunks
             .send(&body)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("settlement queue: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(BackendError::new("settlement queue", e)))?;
     }
     Ok(store.run(date).await?.map(|v| v.record).unwrap_or(run))
 }

@@ -7,7 +7,7 @@ use time::{Date, OffsetDateTime};
 use super::{
     audit_op, decode, decode_page, encode, insert, keys, put_at, Listing, Store, Versioned,
 };
-use crate::ports::{Condition, Created, Index, Item, Query, SkRange, StoreError};
+use crate::ports::{BackendError, Condition, Created, Index, Item, Query, SkRange, StoreError};
 use linkledger_core::audit::AuditEntry;
 use linkledger_core::creator::Creator;
 use linkledger_core::ids::CreatorId;
@@ -99,11 +99,14 @@ impl Store {
             .await?
         {
             Created::Created => Ok(run),
-            Created::AlreadyExists => self
-                .run(date)
-                .await?
-                .map(|v| v.record)
-                .ok_or(StoreError::Unavailable("run record vanished".into())),
+            Created::AlreadyExists => {
+                self.run(date)
+                    .await?
+                    .map(|v| v.record)
+                    .ok_or(StoreError::Unavailable(BackendError::without_cause(
+                        "run record vanished",
+                    )))
+            }
         }
     }
 

@@ -17,7 +17,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("{0} is required")]
     Missing(&'static str),
-    #[error("opening the store: {0}")]
+    #[error("opening the store")]
     Store(#[from] StoreError),
     /// The configuration names a backend this binary was built without (a Lambda links the
     /// AWS adapter only).

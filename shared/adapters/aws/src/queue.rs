@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -15,6 +15,7 @@ use aws_sdk_sqs::Client;
 
 use linkledger_store::ports::queue::{Message, Queue, QueueError, MAX_MESSAGE_BYTES, MAX_RECEIVES};
 use linkledger_store::ports::table::OpCounts;
+use linkledger_store::ports::BackendError;
 
 /// SQS's limits on one `ReceiveMessage`.
 const MAX_BATCH: usize = 10;
@@ -106,9 +107,9 @@ impl SqsQueue {
             .iter()
             .map(|m| {
                 let missing = |what: &str| {
-                    QueueError::Unavailable(format!(
+                    QueueError::Unavailable(BackendError::without_cause(format!(
                         "ReceiveMessage on {url}: message without {what}"
-                    ))
+                    )))
                 };
                 let id = m.message_id().ok_or_else(|| missing("an id"))?;
                 let receipt = m
@@ -146,7 +147,10 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| sdk_error("SendMessage", &self.queue_url, e))?;
         out.message_id().map(str::to_owned).ok_or_else(|| {
-            QueueError::Unavailable(format!("SendMessage on {}: no message id", self.queue_url))
+            QueueError::Unavailable(BackendError::without_cause(format!(
+                "SendMessage on {}: no message id",
+                self.queue_url
+            )))
         })
     }
 
@@ -238,7 +242,11 @@ pub async fn create_queue_pair(
         .map_err(|e| sdk_error("CreateQueue", &dlq_name, e))?
         .queue_url()
         .map(str::to_owned)
-        .ok_or_else(|| QueueError::Unavailable(format!("CreateQueue {dlq_name}: no queue url")))?;
+        .ok_or_else(|| {
+            QueueError::Unavailable(BackendError::without_cause(format!(
+                "CreateQueue {dlq_name}: no queue url"
+            )))
+        })?;
 
     let dlq_arn = client
         .get_queue_attributes()
@@ -251,7 +259,9 @@ pub async fn create_queue_pair(
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or_else(|| {
-            QueueError::Unavailable(format!("GetQueueAttributes {dlq_url}: no QueueArn"))
+            QueueError::Unavailable(BackendError::without_cause(format!(
+                "GetQueueAttributes {dlq_url}: no QueueArn"
+            )))
         })?;
 
     let redrive = serde_json::json!({
@@ -268,7 +278,11 @@ pub async fn create_queue_pair(
         .map_err(|e| sdk_error("CreateQueue", name, e))?
         .queue_url()
         .map(str::to_owned)
-        .ok_or_else(|| QueueError::Unavailable(format!("CreateQueue {name}: no queue url")))?;
+        .ok_or_else(|| {
+            QueueError::Unavailable(BackendError::without_cause(format!(
+                "CreateQueue {name}: no queue url"
+            )))
+        })?;
     Ok((queue_url, dlq_url))
 }
 
@@ -297,17 +311,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    if let SdkError::ServiceError(service) = &err {
-        let e = service.err();
-        return QueueError::Unavailable(format!(
-            "{operation} on {queue}: {}: {}",
-            e.code().unwrap_or("unknown error"),
-            e.message().unwrap_or_default()
-        ));
-    }
-    QueueError::Unavailable(format!(
-        "{operation} on {queue}: {}",
-        DisplayErrorContext(&err)
+    QueueError::Unavailable(BackendError::new(
+        format!("{operation} on {queue}"),
+        crate::sdk_cause(err),
     ))
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::client::Waiters as _;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
@@ -37,6 +37,7 @@ use linkledger_store::ports::table::{
     now_unix, Condition, Index, IndexKey, Item, Key, OpCounts, Page, Query, SkRange, StoreError,
     Table, WriteOp,
 };
+use linkledger_store::ports::BackendError;
 
 /// Attribute names of the table schema.
 pub const ATTR_PK: &str = "pk";
@@ -384,9 +385,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .wait(Duration::from_secs(120))
         .await
         .map_err(|e| {
-            StoreError::Unavailable(format!(
-                "waiting for table {name} to become active: {}",
-                DisplayErrorContext(&e)
+            StoreError::Unavailable(BackendError::new(
+                format!("waiting for table {name} to become active"),
+                e,
             ))
         })?;
 
@@ -642,12 +643,14 @@ fn encode_cursor(key: &AttrMap) -> Result<String, StoreError> {
     let mut plain = BTreeMap::new();
     for (name, value) in key {
         let value = value.as_s().map_err(|_| {
-            StoreError::Unavailable(format!("LastEvaluatedKey attribute {name} is not a string"))
+            StoreError::Unavailable(BackendError::without_cause(format!(
+                "LastEvaluatedKey attribute {name} is not a string"
+            )))
         })?;
         plain.insert(name.as_str(), value.as_str());
     }
     let json = serde_json::to_vec(&plain)
-        .map_err(|e| StoreError::Unavailable(format!("encoding a cursor: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(BackendError::new("encoding a cursor", e)))?;
     Ok(URL_SAFE_NO_PAD.encode(json))
 }
 
@@ -708,10 +711,10 @@ fn map_cancellation(
             message.unwrap_or_default()
         ));
     }
-    StoreError::Unavailable(format!(
+    StoreError::Unavailable(BackendError::without_cause(format!(
         "TransactWriteItems on {table} cancelled, reasons [{}]",
         codes.join(", ")
-    ))
+    )))
 }
 
 /// Any other SDK failure: validation errors are the caller's fault, everything else
@@ -730,15 +733,10 @@ where
                 e.message().unwrap_or("validation error")
             ));
         }
-        return StoreError::Unavailable(format!(
-            "{operation} on {table}: {}: {}",
-            e.code().unwrap_or("unknown error"),
-            e.message().unwrap_or_default()
-        ));
     }
-    StoreError::Unavailable(format!(
-        "{operation} on {table}: {}",
-        DisplayErrorContext(&err)
+    StoreError::Unavailable(BackendError::new(
+        format!("{operation} on {table}"),
+        crate::sdk_cause(err),
     ))
 }
 

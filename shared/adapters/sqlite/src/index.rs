@@ -9,6 +9,7 @@
 //! written once per batch instead of once per commit, and never with an fsync: under a flood of
 //! clicks on many links this is what keeps SQLite's disk traffic, and the redirect's latency, down.
 
+use std::error::Error;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -18,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{attach_index, unavailable};
-use linkledger_store::ports::StoreError;
+use linkledger_store::ports::{ErrorChain, StoreError};
 
 /// How often the indexer looks at the backlog when nobody asks it to (every index query asks
 /// first, so this only bounds how far behind an idle reader of the file would see it). Index
@@ -30,7 +31,20 @@ pub const APPLY_EVERY: Duration = Duration::from_millis(1_000);
 pub const APPLY_CHUNK: usize = 50_000;
 
 /// "Tell me when everything up to this backlog position is applied."
-pub type CatchUp = (i64, oneshot::Sender<Result<(), String>>);
+/// A position the index must reach, and who waits for it: answered once it is there, or with
+/// why not (one cause shared by every request of the same pass).
+pub type CatchUp = (
+    i64,
+    oneshot::Sender<Result<(), Arc<dyn Error + Send + Sync>>>,
+);
+
+/// The index applied what it could, but not up to a request's position.
+#[derive(Debug, thiserror::Error)]
+#[error("index at {position}, behind {target}")]
+struct Behind {
+    position: i64,
+    target: i64,
+}
 
 type Keys = (Option<String>, Option<String>);
 
@@ -186,17 +200,20 @@ pub fn run_indexer(path: &Path, requests: mpsc::Receiver<CatchUp>, applied: Arc<
                         break Ok(position);
                     }
                 }
-                Err(e) => break Err(e.to_string()),
+                Err(e) => break Err(Arc::new(e)),
             }
         };
-        if let Err(reason) = &result {
-            tracing::warn!(error = %reason, "applying the index backlog failed; retrying");
+        if let Err(e) = &result {
+            tracing::warn!(error = %ErrorChain(e.as_ref()), "applying the index backlog failed; retrying");
         }
         for (target, reply) in waiting {
             let answer = match &result {
                 Ok(position) if *position >= target => Ok(()),
-                Ok(position) => Err(format!("index at {position}, behind {target}")),
-                Err(reason) => Err(reason.clone()),
+                Ok(position) => Err(Arc::new(Behind {
+                    position: *position,
+                    target,
+                }) as Arc<dyn Error + Send + Sync>),
+                Err(e) => Err(e.clone() as Arc<dyn Error + Send + Sync>),
             };
             let _ = reply.send(answer);
         }

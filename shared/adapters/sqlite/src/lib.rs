@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 pub use queue::SqliteQueue;
 pub use table::SqliteTable;
 
-use linkledger_store::ports::{OpCounts, StoreError};
+use linkledger_store::ports::{BackendError, ErrorChain, OpCounts, StoreError};
 
 /// Jobs committed together at most; bounds the latency one commit adds to its first caller.
 const MAX_GROUP: usize = 512;
@@ -152,10 +152,12 @@ pub enum Durability {
     Full,
 }
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A failed group's answer, the same for every job of it.
+type GroupFailure = BackendError;
+type Completion = Box<dyn FnOnce(Result<(), GroupFailure>) + Send>;
 /// A job runs on the writer's connection, or is told there is none (the group could not start);
 /// it hands back how to answer its caller and, if it failed after changing rows, why.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Option<String>) + Send>;
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Option<StoreError>) + Send>;
 
 struct Inner {
     path: PathBuf,
@@ -177,8 +179,12 @@ pub struct SqliteDb {
     inner: Arc<Inner>,
 }
 
-fn unavailable(context: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("sqlite {context}: {err}"))
+/// `sqlite <context>` failed because of `err` (a `rusqlite::Error`, an I/O error, a message).
+fn unavailable(
+    context: &str,
+    err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+) -> StoreError {
+    StoreError::Unavailable(BackendError::new(format!("sqlite {context}"), err))
 }
 
 impl SqliteDb {
@@ -288,25 +294,27 @@ impl SqliteDb {
         let (reply, answer) = oneshot::channel();
 
         let job: Job = Box::new(move |conn| {
+            // A job that failed after changing rows spoils its group: its error becomes the
+            // group's cause, and it is answered with the group's failure like the others.
             let (outcome, spoiled) = match conn {
                 Some(conn) => {
                     let before = conn.total_changes();
-                    let outcome = work(conn);
-                    let spoiled = match &outcome {
-                        Err(e) if conn.total_changes() != before => Some(e.to_string()),
-                        _ => None,
-                    };
-                    (outcome, spoiled)
+                    match work(conn) {
+                        Err(e) if conn.total_changes() != before => (None, Some(e)),
+                        outcome => (Some(outcome), None),
+                    }
                 }
                 None => (
-                    Err(unavailable("writer", "could not begin a transaction")),
+                    Some(Err(unavailable("writer", "could not begin a transaction"))),
                     None,
                 ),
             };
             let completion: Completion = Box::new(move |committed| {
-                let result = match committed {
-                    Ok(()) => outcome,
-                    Err(reason) => Err(StoreError::Unavailable(reason)),
+                let result = match (committed, outcome) {
+                    (Ok(()), Some(outcome)) => outcome,
+                    (Err(failure), _) => Err(StoreError::Unavailable(failure)),
+                    // Not reached: a spoiled group is never committed.
+                    (Ok(()), None) => Err(unavailable("writer", "a job failed midway")),
                 };
                 let _ = reply.send(result);
             });
@@ -410,7 +418,9 @@ impl SqliteDb {
         answer
             .await
             .map_err(|_| unavailable("indexer", "dropped the request"))?
-            .map_err(|reason| StoreError::Unavailable(format!("sqlite index: {reason}")))
+            .map_err(|failure| {
+                StoreError::Unavailable(BackendError::shared("sqlite index", failure))
+            })
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
@@ -475,9 +485,9 @@ impl SqliteDb {
 /// job failed after changing rows, once the group is rolled back).
 fn commit_group(conn: &Connection, group: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let reason = format!("sqlite begin: {e}");
+        let failure = BackendError::new("sqlite begin", e);
         for job in group {
-            job(None).0(Err(reason.clone()));
+            job(None).0(Err(failure.clone()));
         }
         return;
     }
@@ -489,19 +499,20 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         spoiled = spoiled.or(failed_midway);
     }
     let committed = match spoiled {
-        Some(reason) => {
+        Some(cause) => {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(format!(
-                "sqlite group rolled back: a job failed midway: {reason}"
+            Err(BackendError::new(
+                "sqlite group rolled back: a job failed midway",
+                cause,
             ))
         }
         None => conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
-            format!("sqlite commit: {e}")
+            BackendError::new("sqlite commit", e)
         }),
     };
-    if let Err(reason) = &committed {
-        tracing::error!(error = %reason, jobs = completions.len(), "group commit failed");
+    if let Err(failure) = &committed {
+        tracing::error!(error = %ErrorChain(failure), jobs = completions.len(), "group commit failed");
     }
     for completion in completions {
         completion(committed.clone());
@@ -512,14 +523,15 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
 fn trim_index_backlog(conn: &Connection, through: i64) {
     let trimmed = conn
         .execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| e.to_string())
-        .and_then(|()| match index::trim(conn, through) {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+        .map_err(|e| unavailable("begin", e))
+        .and_then(|()| index::trim(conn, through))
+        .and_then(|()| {
+            conn.execute_batch("COMMIT")
+                .map_err(|e| unavailable("commit", e))
         });
-    if let Err(reason) = trimmed {
+    if let Err(e) = trimmed {
         let _ = conn.execute_batch("ROLLBACK");
-        tracing::warn!(error = %reason, "trimming the index backlog failed; retrying later");
+        tracing::warn!(error = %ErrorChain(&e), "trimming the index backlog failed; retrying later");
     }
 }
 

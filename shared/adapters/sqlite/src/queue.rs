@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::{unavailable, SqliteDb};
 use linkledger_core::ids::random_token;
 use linkledger_store::ports::queue::MAX_MESSAGE_BYTES;
-use linkledger_store::ports::{Message, Queue, QueueError, StoreError, MAX_RECEIVES};
+use linkledger_store::ports::{BackendError, Message, Queue, QueueError, StoreError, MAX_RECEIVES};
 
 /// How often an empty long-poll looks again.
 const POLL_EVERY: Duration = Duration::from_millis(25);
@@ -26,7 +26,8 @@ fn now_ms() -> i64 {
 fn to_queue_error(err: StoreError) -> QueueError {
     match err {
         StoreError::ConditionFailed { .. } => QueueError::InvalidReceipt,
-        other => QueueError::Unavailable(other.to_string()),
+        StoreError::Unavailable(backend) => QueueError::Unavailable(backend),
+        other => QueueError::Unavailable(BackendError::new("sqlite queue", other)),
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::BackendError;
+
 /// Receives after which an unprocessed message moves to the dead-letter queue.
 pub const MAX_RECEIVES: u32 = 3;
 
@@ -25,8 +27,9 @@ pub enum QueueError {
     TooLarge(usize),
     #[error("unknown or expired receipt")]
     InvalidReceipt,
-    #[error("queue unavailable: {0}")]
-    Unavailable(String),
+    /// The backend failed (I/O, network, throttling): retry later.
+    #[error("queue unavailable")]
+    Unavailable(#[source] BackendError),
 }
 
 #[async_trait]

@@ -9,6 +9,8 @@
 
 use async_trait::async_trait;
 
+use super::BackendError;
+
 /// The primary key of an item.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
@@ -201,8 +203,8 @@ pub enum StoreError {
         reason: String,
     },
     /// The backend failed (I/O, network, throttling): retry later.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] BackendError),
 }
 
 impl StoreError {
