@@ -461,9 +461,11 @@ async fn main() -> Result<(), AnyError> {
         [_, l, b, f, m, c] => (l, b, f, m, c, None),
         [_, l, b, f, m, c, base, rev] => (l, b, f, m, c, Some((base, rev))),
         _ => {
-            return Err("usage: bench-ingest LINKLEDGER_BIN BARE302_BIN FIXTURE BENCHMARKS_MD \
+            return Err(
+                "usage: bench-ingest LINKLEDGER_BIN BARE302_BIN FIXTURE BENCHMARKS_MD \
                         COMMAND_LINE [BASELINE_LINKLEDGER_BIN BASELINE_REV]"
-                .into())
+                    .into(),
+            )
         }
     };
     let rounds = env_u64("ROUNDS", 3).max(1);
