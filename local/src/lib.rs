@@ -31,10 +31,7 @@ pub fn app(
         link_cache_ttl,
     ));
     let forget = redirect.clone();
-    let webhooks = Arc::new(WebhookState {
-        store: store.clone(),
-        conversions,
-    });
+    let webhooks = Arc::new(WebhookState::new(store.clone(), conversions));
     let mut api = ApiState::new(store).on_link_change(Arc::new(move |code| forget.forget(code)));
     if let Some(finance) = finance {
         api = api.with_finance(finance);

@@ -105,10 +105,10 @@ async fn webhooks_and_worker_lambdas_ingest_and_book_from_their_events() {
     let program = app.program().await;
     let (creator, _) = app.creator(&program, "anna").await;
     let secret = app.webhook_secret(&program, Platform::Postback, None).await;
-    let webhooks = linkledger_webhooks::router(Arc::new(linkledger_webhooks::WebhookState {
-        store: app.store.clone(),
-        conversions: app.queue.clone(),
-    }));
+    let webhooks = linkledger_webhooks::router(Arc::new(linkledger_webhooks::WebhookState::new(
+        app.store.clone(),
+        app.queue.clone(),
+    )));
     app.promo_code(&program, "ANNA10", &creator).await;
 
     let body = json!({"event": "sale", "order_id": "lambda-1", "amount": "80.00",

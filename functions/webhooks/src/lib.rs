@@ -18,6 +18,7 @@ mod json;
 mod postback;
 mod shopify;
 mod stripe;
+mod terms;
 mod woocommerce;
 
 use std::sync::Arc;
@@ -53,6 +54,18 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct WebhookState {
     pub store: Store,
     pub conversions: Arc<dyn Queue>,
+    /// Each program's click parameter and signing secrets, kept for a second (`terms.rs`).
+    terms: terms::TermsCache,
+}
+
+impl WebhookState {
+    pub fn new(store: Store, conversions: Arc<dyn Queue>) -> Self {
+        Self {
+            store,
+            conversions,
+            terms: terms::TermsCache::default(),
+        }
+    }
 }
 
 /// What a payload turned into.
@@ -211,34 +224,41 @@ async fn ingest(
     let kind = platform.kind();
     let unknown = || HttpError::not_found("no such program");
     let program_id = ProgramId::parse(program).map_err(|_| unknown())?;
-    let program = state
-        .store
-        .program(&program_id)
+    let terms = state
+        .terms
+        .get(&state.store, &program_id, kind)
         .await?
-        .ok_or_else(unknown)?
-        .record;
+        .ok_or_else(unknown)?;
     if platform.is_ping(headers, body) {
         return Ok(Accepted::Pong { pong: true });
     }
-    let secret = state
-        .store
-        .webhook_secret(&program.id, kind)
-        .await?
-        .ok_or_else(|| {
-            HttpError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::WebhookNotConfigured,
-                format!("no {} secret is set for this program", kind.as_str()),
-            )
-        })?;
+    let not_configured = || {
+        HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::WebhookNotConfigured,
+            format!("no {} secret is set for this program", kind.as_str()),
+        )
+    };
+    let secret = terms.secret.clone().ok_or_else(not_configured)?;
     let now = state.store.now();
-    platform
-        .verify(secret.secret.as_bytes(), headers, body, now)
-        .map_err(signature_error)?;
-
+    if let Err(err) = platform.verify(&secret, headers, body, now) {
+        // A kept secret may just have been rotated: check once against the stored one.
+        let stored = state
+            .terms
+            .read(&state.store, &program_id, kind)
+            .await?
+            .and_then(|t| t.secret)
+            .ok_or_else(not_configured)?;
+        if stored == secret {
+            return Err(signature_error(err));
+        }
+        platform
+            .verify(&stored, headers, body, now)
+            .map_err(signature_error)?;
+    }
     let strict = Strict::check(body).map_err(malformed)?;
     let facts = match platform
-        .normalize(headers, strict, &program.click_param, now)
+        .normalize(headers, strict, &terms.click_param, now)
         .map_err(malformed)?
     {
         Normalized::Ignored(topic) => {
@@ -260,7 +280,7 @@ async fn ingest(
     let mut messages = Vec::with_capacity(facts.len());
     for (delivery_id, fact) in facts {
         let event = ConversionEvent {
-            program_id: program.id.clone(),
+            program_id: terms.program.clone(),
             platform: kind,
             delivery_id,
             received_at: now,
@@ -285,7 +305,7 @@ async fn ingest(
             .map_err(|err| HttpError::unavailable().with_cause(err))?;
         queued.push(delivery_id);
     }
-    tracing::info!(platform = kind.as_str(), program = %program.id, queued = queued.len(), "webhook accepted");
+    tracing::info!(platform = kind.as_str(), program = %terms.program, queued = queued.len(), "webhook accepted");
     Ok(Accepted::Queued { queued })
 }
 

@@ -13,10 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let conversions = backends.conversions.ok_or(
         "LINKLEDGER_CONVERSIONS_QUEUE_URL and LINKLEDGER_CONVERSIONS_DLQ_URL are required",
     )?;
-    let state = WebhookState {
-        store: backends.store,
-        conversions,
-    };
+    let state = WebhookState::new(backends.store, conversions);
     // Alone on Lambda, unknown paths get the JSON 404 (locally the API router provides it).
     lambda_http::run(router(Arc::new(state)).fallback(linkledger_http::not_found)).await
 }
