@@ -47,6 +47,7 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
             }),
             fallback_url: Some("https://shop.example.com/".into()),
             max_orders_per_click: Some(3),
+            time_zone: None,
         },
         now,
         &demo,

@@ -239,6 +239,11 @@ async fn serve(
     if let Backend::Sqlite { .. } = config.backend {
         tokio::spawn(purge_expired_hourly(backends.clone()));
     }
+    // The stats roll-up follows the SQLite change feed (on AWS: the stats function on the
+    // table's stream).
+    if let Some(db) = backends.sqlite.clone() {
+        tokio::spawn(linkledger_wiring::stats::follow(backends.store.clone(), db));
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

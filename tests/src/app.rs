@@ -23,8 +23,10 @@ use linkledger_store::ports::Queue;
 use linkledger_worker::{ConsumerOptions, Drained};
 
 use crate::backends::{
-    aws_app_backend, aws_queue_backend, sqlite_app_backend, sqlite_queue, Backend,
+    aws_app_backend, aws_queue_backend, sqlite_app_backend_and_db, sqlite_queue, Backend,
 };
+use linkledger_sqlite::SqliteDb;
+use linkledger_store::stats::{Guard, RollUp, Rolled};
 
 pub struct TestApp {
     pub router: Router,
@@ -38,6 +40,10 @@ pub struct TestApp {
     pub admin: String,
     /// The clock every part of this app reads: tests skip ahead on it instead of sleeping.
     pub clock: Arc<ShiftedClock>,
+    /// The change feed the stats roll-up follows (SQLite's; `None` where the backend's feed is
+    /// a stream the test does not read).
+    pub feed: Option<SqliteDb>,
+    roll_up: RollUp,
     _backend: Backend<dyn Table>,
 }
 
@@ -63,8 +69,10 @@ impl Reply {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let (table, queue) = sqlite_app_backend();
-        Self::on(table, queue).await
+        let (table, queue, db) = sqlite_app_backend_and_db();
+        let mut app = Self::on(table, queue).await;
+        app.feed = Some(db);
+        app
     }
 
     /// A fresh queue on the same kind of backend (a finance or settlement queue in tests).
@@ -118,8 +126,21 @@ impl TestApp {
             aws: false,
             admin,
             clock,
+            feed: None,
+            roll_up: RollUp::new(Guard::Cursor),
             _backend: backend,
         }
+    }
+
+    /// Counts what the change feed holds, as `linkledger serve`'s roll-up does every 250 ms.
+    pub async fn roll_up(&self) -> Rolled {
+        let db = self
+            .feed
+            .as_ref()
+            .expect("this backend's change feed is followed");
+        linkledger_wiring::stats::roll_up_pending(&self.store, db, &self.roll_up)
+            .await
+            .expect("the roll-up counts the feed")
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

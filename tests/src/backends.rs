@@ -160,6 +160,12 @@ pub async fn aws_queue_backend() -> Option<Backend<dyn Queue>> {
 
 /// A table and the conversions queue on one SQLite file, as `linkledger serve` runs them.
 pub fn sqlite_app_backend() -> (Backend<dyn Table>, Arc<dyn Queue>) {
+    let (table, queue, _) = sqlite_app_backend_and_db();
+    (table, queue)
+}
+
+/// [`sqlite_app_backend`] and its database handle (for its change feed).
+pub fn sqlite_app_backend_and_db() -> (Backend<dyn Table>, Arc<dyn Queue>, SqliteDb) {
     let (db, file) = sqlite_db("app");
     let queue: Arc<dyn Queue> = Arc::new(db.queue("conversions"));
     (
@@ -168,6 +174,7 @@ pub fn sqlite_app_backend() -> (Backend<dyn Table>, Arc<dyn Queue>) {
             _file: Some(file),
         },
         queue,
+        db,
     )
 }
 

@@ -51,6 +51,7 @@ async fn seed_link(store: &Store) {
         fallback_url: None,
         max_orders_per_click: 3,
         fx_rates: Default::default(),
+        time_zone: linkledger_core::stats::Zone::utc(),
         created_at: now,
         updated_at: now,
     };

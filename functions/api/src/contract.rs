@@ -50,6 +50,7 @@ const ROLE_RESTRICTED: &[&str] = &[
     "paypal_csv",
     "mark_paid",
     "mark_failed",
+    "get_stats",
 ];
 
 /// Operations whose body names records that must exist (404 when one does not).

@@ -19,6 +19,7 @@ mod programs;
 mod promo_codes;
 mod secrets;
 mod settlements;
+mod stats;
 pub mod wire;
 
 use std::sync::Arc;
@@ -177,6 +178,7 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(settlements::list_payouts))
         .routes(routes!(settlements::mark_paid))
         .routes(routes!(settlements::mark_failed))
+        .routes(routes!(stats::get_stats))
 }
 
 /// The OpenAPI document of every public route (the redirect's and the webhooks' included),

@@ -139,7 +139,8 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn csv(rows: Vec<Vec<String>>, filename: &str) -> Response {
+/// A CSV download (`text/csv`, saved as `filename`).
+pub(crate) fn csv(rows: Vec<Vec<String>>, filename: &str) -> Response {
     let mut body = String::new();
     for row in rows {
         let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();

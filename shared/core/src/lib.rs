@@ -29,6 +29,7 @@ pub mod money;
 pub mod program;
 pub mod settlement;
 pub mod signature;
+pub mod stats;
 pub mod webhook_secret;
 
 /// A calendar date as the API and the CLI write it: `YYYY-MM-DD`.

@@ -11,6 +11,7 @@ use crate::destination::{Destination, Domain};
 use crate::fx::Rate;
 use crate::ids::{CreatorId, ProgramId};
 use crate::money::{BasisPoints, Currency, Money};
+use crate::stats::Zone;
 
 /// What a sale earns: a share of the net amount, or a fixed amount.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +82,9 @@ pub struct Program {
     /// `PUT /api/programs/{id}/fx-rates`); an order in a currency without a rate is held.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fx_rates: BTreeMap<Currency, Rate>,
+    /// The zone whose days the program's stats count in (IANA name, default UTC).
+    #[serde(default = "Zone::utc")]
+    pub time_zone: Zone,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -108,6 +112,8 @@ pub struct NewProgram {
     pub fallback_url: Option<String>,
     /// Default 3.
     pub max_orders_per_click: Option<u32>,
+    /// IANA name; default UTC.
+    pub time_zone: Option<String>,
 }
 
 /// A partial update: only the fields present change.
@@ -125,6 +131,7 @@ pub struct ProgramPatch {
     /// An empty string removes the fallback.
     pub fallback_url: Option<String>,
     pub max_orders_per_click: Option<u32>,
+    pub time_zone: Option<String>,
 }
 
 pub const DEFAULT_CLICK_PARAM: &str = "ll_click";
@@ -147,6 +154,12 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ProgramError {
         field,
         reason: reason.into(),
     }
+}
+
+fn zone(name: Option<&str>) -> Result<Zone, ProgramError> {
+    name.map_or(Ok(Zone::utc()), |name| {
+        Zone::parse(name).map_err(|e| invalid("time_zone", e.to_string()))
+    })
 }
 
 fn fallback(url: Option<&str>, allowed: &[Domain]) -> Result<Option<Destination>, ProgramError> {
@@ -187,6 +200,7 @@ impl Program {
                 .max_orders_per_click
                 .unwrap_or(DEFAULT_MAX_ORDERS_PER_CLICK),
             fx_rates: BTreeMap::new(),
+            time_zone: zone(input.time_zone.as_deref())?,
             created_at: now,
             updated_at: now,
         };
@@ -224,6 +238,9 @@ impl Program {
         }
         if let Some(v) = patch.max_orders_per_click {
             next.max_orders_per_click = v;
+        }
+        if let Some(v) = patch.time_zone {
+            next.time_zone = zone(Some(&v))?;
         }
         if let Some(v) = patch.fallback_url {
             next.fallback_url = fallback(Some(&v), &next.allowed_domains)?;

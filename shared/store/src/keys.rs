@@ -12,6 +12,7 @@ use linkledger_core::link::{promo_key, Link, PromoCode};
 use linkledger_core::money::Currency;
 use linkledger_core::program::Program;
 use linkledger_core::settlement::{Payout, SettlementRun};
+use linkledger_core::stats::{Bucket, Dimension};
 use time::Date;
 
 pub const PROGRAMS: &str = "PROGRAMS";
@@ -259,3 +260,92 @@ pub fn click_rollup(date: Date, program: &ProgramId, creator: &CreatorId) -> Key
         format!("{program}#{creator}"),
     )
 }
+
+// Stats (`crate::stats`): day buckets, balances, the roll-up's snapshots and cursor.
+
+pub fn stats_partition(program: &ProgramId, dimension: Dimension) -> String {
+    format!("STATS#{program}#{}", dimension.as_str())
+}
+
+pub fn creator_stats_partition(
+    creator: &CreatorId,
+    program: &ProgramId,
+    dimension: Dimension,
+) -> String {
+    format!("CSTATS#{creator}#{program}#{}", dimension.as_str())
+}
+
+/// A bucket's sort key: its day first, so a date range is a key range.
+pub fn stats_sort(day: Date, key: &str) -> String {
+    format!("{day}#{key}")
+}
+
+/// A day bucket: under its program and dimension; a creator's own buckets (its row, its
+/// links', its codes') also under the creator (gsi1), so a creator's query reads only those.
+pub fn stats_bucket_item(bucket: &Bucket, body: String) -> Item {
+    let sort = stats_sort(bucket.day, &bucket.key);
+    let item = Item::new(
+        Key::new(
+            stats_partition(&bucket.program, bucket.dimension),
+            sort.clone(),
+        ),
+        body,
+    );
+    match &bucket.creator {
+        Some(creator) => item.with_gsi1(IndexKey::new(
+            creator_stats_partition(creator, &bucket.program, bucket.dimension),
+            sort,
+        )),
+        None => item,
+    }
+}
+
+pub fn stats_bucket(bucket: &Bucket) -> Key {
+    Key::new(
+        stats_partition(&bucket.program, bucket.dimension),
+        stats_sort(bucket.day, &bucket.key),
+    )
+}
+
+pub fn balances(program: &ProgramId) -> String {
+    format!("BALANCE#{program}")
+}
+
+/// A creator's balance in a program (pending, payable, paid).
+pub fn balance(program: &ProgramId, creator: &CreatorId) -> Key {
+    Key::new(balances(program), creator.as_str())
+}
+
+/// What a record already added to the stats (a conversion's contribution; for the other
+/// records, that they were counted).
+pub fn rolled(source: &Key) -> Key {
+    Key::new(format!("ROLLED#{}", source.pk), source.sk.clone())
+}
+
+/// How far the local roll-up has read the SQLite change feed.
+pub fn stats_cursor() -> Key {
+    Key::new("STATSFEED", "CURSOR")
+}
+
+/// A record the stats count, by its key: a click, a conversion or a ledger entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsSource {
+    Click,
+    Conversion,
+    Entry,
+}
+
+pub fn stats_source(key: &Key) -> Option<StatsSource> {
+    if key.pk.starts_with("CLICK#") && key.sk == "CLICK" {
+        Some(StatsSource::Click)
+    } else if key.pk.starts_with("CONV#") && key.sk == "CONV" {
+        Some(StatsSource::Conversion)
+    } else if key.pk.starts_with("LEDGER#") {
+        Some(StatsSource::Entry)
+    } else {
+        None
+    }
+}
+
+/// The partition prefixes of the records the stats count (the change feeds' filters).
+pub const STATS_SOURCE_PREFIXES: [&str; 3] = ["CLICK#", "CONV#", "LEDGER#"];

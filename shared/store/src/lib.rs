@@ -14,6 +14,7 @@ pub mod ports;
 mod scoped;
 pub mod settlement;
 mod settlements;
+pub mod stats;
 
 pub use conversions::{
     BookingConflict, BookingWrite, ClickUse, ConversionFilter, Customer, MaskedSecret,

@@ -4,4 +4,6 @@
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod config;
+#[cfg(feature = "sqlite")]
+pub mod stats;
 pub mod telemetry;

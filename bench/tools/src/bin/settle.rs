@@ -56,6 +56,7 @@ async fn seed(store: &Store, creators: usize, per_creator: usize) -> Result<usiz
             plan: None,
             fallback_url: None,
             max_orders_per_click: None,
+            time_zone: None,
         },
         now,
     )?;

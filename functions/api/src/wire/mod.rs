@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod links;
 pub mod programs;
 pub mod settlements;
+pub mod stats;
 pub mod values;
 
 #[cfg(test)]

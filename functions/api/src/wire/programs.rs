@@ -193,6 +193,9 @@ pub struct Program {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = BTreeMap<String, String>, required = false)]
     pub fx_rates: BTreeMap<Currency, Rate>,
+    /// The zone whose days the stats count in (IANA name).
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -217,6 +220,7 @@ impl From<&program::Program> for Program {
             fallback_url: p.fallback_url.clone(),
             max_orders_per_click: p.max_orders_per_click,
             fx_rates: p.fx_rates.clone(),
+            time_zone: p.time_zone.name().to_string(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -247,6 +251,9 @@ pub struct NewProgram {
     pub fallback_url: Option<String>,
     /// Default 3.
     pub max_orders_per_click: Option<u32>,
+    /// The zone whose days the stats count in: an IANA name, default `UTC`.
+    #[schema(max_length = 64, example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
 }
 
 impl From<NewProgram> for program::NewProgram {
@@ -263,6 +270,7 @@ impl From<NewProgram> for program::NewProgram {
             plan: input.plan.map(Into::into),
             fallback_url: input.fallback_url,
             max_orders_per_click: input.max_orders_per_click,
+            time_zone: input.time_zone,
         }
     }
 }
@@ -284,6 +292,10 @@ pub struct ProgramPatch {
     /// An empty string removes the fallback.
     pub fallback_url: Option<String>,
     pub max_orders_per_click: Option<u32>,
+    /// An IANA name; changes the days of what is counted from now on (days already counted
+    /// keep the zone they were counted in).
+    #[schema(max_length = 64, example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
 }
 
 impl From<ProgramPatch> for program::ProgramPatch {
@@ -299,6 +311,7 @@ impl From<ProgramPatch> for program::ProgramPatch {
             plan: patch.plan.map(Into::into),
             fallback_url: patch.fallback_url,
             max_orders_per_click: patch.max_orders_per_click,
+            time_zone: patch.time_zone,
         }
     }
 }

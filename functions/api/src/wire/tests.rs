@@ -221,6 +221,7 @@ fn programs_and_enrolments() {
         "fallback_url": "https://shop.example.com/",
         "max_orders_per_click": 3,
         "fx_rates": {"EUR": "1.0825"},
+        "time_zone": "Europe/Berlin",
         "created_at": "2026-11-01T10:00:00Z",
         "updated_at": "2026-11-02T10:00:00Z"
     }));
@@ -236,6 +237,7 @@ fn programs_and_enrolments() {
         "precedence": "click",
         "plan": {"recurring_months": 0},
         "max_orders_per_click": 3,
+        "time_zone": "UTC",
         "created_at": "2026-11-01T10:00:00Z",
         "updated_at": "2026-11-02T10:00:00Z"
     }));

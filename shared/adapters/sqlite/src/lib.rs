@@ -14,6 +14,7 @@
 //! the database busy, runs on a blocking thread.
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
+mod feed;
 mod index;
 mod queue;
 mod table;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+pub use feed::Changes;
 pub use queue::SqliteQueue;
 pub use table::SqliteTable;
 
@@ -126,6 +128,10 @@ CREATE TABLE IF NOT EXISTS index_backlog (
     old1pk TEXT, old1sk TEXT, old2pk TEXT, old2sk TEXT,
     new1pk TEXT, new1sk TEXT, new2pk TEXT, new2sk TEXT
 );
+CREATE TABLE IF NOT EXISTS feed_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    acked INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queue_messages (
     id TEXT PRIMARY KEY,
@@ -171,6 +177,9 @@ struct Inner {
     _stop_checkpointer: Mutex<mpsc::Sender<()>>,
     /// Catch-up requests to the indexer thread (dropped with the last handle: it ends).
     index_requests: Mutex<mpsc::Sender<index::CatchUp>>,
+    /// The change feed's acknowledged position ([`feed::NO_READER`] if it never had a reader):
+    /// the writer trims no backlog row after it.
+    feed_acked: Arc<AtomicI64>,
 }
 
 /// A handle on one SQLite database; cheap to clone.
@@ -226,6 +235,14 @@ impl SqliteDb {
                 |r| r.get(0),
             )
             .map_err(|e| unavailable("read index state", e))?;
+        let feed_acked: i64 = conn
+            .query_row(
+                "SELECT coalesce((SELECT acked FROM feed_state WHERE id = 1), ?1)",
+                [feed::NO_READER],
+                |r| r.get(0),
+            )
+            .map_err(|e| unavailable("read feed state", e))?;
+        let feed_acked = Arc::new(AtomicI64::new(feed_acked));
         // The writer works on the main file only: a transaction of its never locks the index file.
         conn.execute_batch("DETACH DATABASE idx")
             .map_err(|e| unavailable("detach index", e))?;
@@ -245,9 +262,10 @@ impl SqliteDb {
             .spawn(move || run_checkpointer(&checkpoint_path, stopped))
             .map_err(|e| unavailable("start checkpointer", e))?;
         let (sender, receiver) = mpsc::channel::<Job>();
+        let writer_feed = feed_acked.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(conn, receiver, applied))
+            .spawn(move || run_writer(conn, receiver, applied, writer_feed))
             .map_err(|e| unavailable("start writer", e))?;
 
         Ok(Self {
@@ -260,6 +278,7 @@ impl SqliteDb {
                 writes: AtomicU64::new(0),
                 _stop_checkpointer: Mutex::new(stop),
                 index_requests: Mutex::new(index_requests),
+                feed_acked,
             }),
         })
     }
@@ -557,7 +576,12 @@ fn wait_briefly(attempt: i32) -> bool {
     true
 }
 
-fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, applied: Arc<AtomicI64>) {
+fn run_writer(
+    conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    applied: Arc<AtomicI64>,
+    feed_acked: Arc<AtomicI64>,
+) {
     let mut trimmed = 0;
     let mut last_trim = Instant::now();
     let mut last_commit = Instant::now();
@@ -580,7 +604,10 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, applied: Arc<AtomicI6
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        let through = applied.load(Ordering::Acquire);
+        // Only rows the indexer applied and the change feed's reader acknowledged go.
+        let through = applied
+            .load(Ordering::Acquire)
+            .min(feed_acked.load(Ordering::Acquire));
         if through > trimmed && last_trim.elapsed() >= TRIM_EVERY {
             trim_index_backlog(&conn, through);
             trimmed = through;

@@ -169,7 +169,8 @@ fn store(conn: &Connection, item: &Item) -> Result<(), StoreError> {
         ))?;
         old_keys
     };
-    if old_keys != new_keys {
+    // The stats' change feed reads the backlog: a counted record's every write goes there.
+    if old_keys != new_keys || crate::feed::is_source(&item.key.pk) {
         note_index_change(conn, &item.key, &old_keys, &new_keys)?;
     }
     Ok(())

@@ -58,6 +58,7 @@ fn program(bps: u32) -> Program {
         fallback_url: None,
         max_orders_per_click: 3,
         fx_rates: BTreeMap::new(),
+        time_zone: crate::stats::Zone::utc(),
         created_at: NOW,
         updated_at: NOW,
     }

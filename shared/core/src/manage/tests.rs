@@ -51,6 +51,7 @@ fn program() -> Program {
         fallback_url: None,
         max_orders_per_click: 3,
         fx_rates: BTreeMap::new(),
+        time_zone: crate::stats::Zone::utc(),
         created_at: NOW,
         updated_at: NOW,
     }
@@ -341,6 +342,7 @@ fn new_program() -> NewProgram {
         plan: None,
         fallback_url: Some("https://shop.example.com/".into()),
         max_orders_per_click: None,
+        time_zone: None,
     }
 }
 
