@@ -44,6 +44,12 @@ pub struct TestApp {
     /// a stream the test does not read).
     pub feed: Option<SqliteDb>,
     roll_up: RollUp,
+    /// On DynamoDB: the table's stream, read and handed to the `stats` function's handler as
+    /// its event source would.
+    stream: Option<(
+        linkledger_aws::stream::TableStream,
+        linkledger_stats::Handler,
+    )>,
     _backend: Backend<dyn Table>,
 }
 
@@ -128,12 +134,49 @@ impl TestApp {
             clock,
             feed: None,
             roll_up: RollUp::new(Guard::Cursor),
+            stream: None,
             _backend: backend,
         }
     }
 
-    /// Counts what the change feed holds, as `linkledger serve`'s roll-up does every 250 ms.
+    /// The app on DynamoDB/SQS with the table's stream on (for the stats); `None` when AWS
+    /// tests are skipped (never under `CI=true`).
+    pub async fn aws_with_stream() -> Option<TestApp> {
+        let (backend, stream) = crate::backends::aws_table_with_stream().await?;
+        let queue: Arc<dyn Queue> = Arc::new(crate::backends::aws_queue().await?);
+        let mut app = Self::on(backend, queue).await;
+        app.aws = true;
+        let handler = linkledger_stats::Handler::new(app.store.clone());
+        app.stream = Some((stream, handler));
+        Some(app)
+    }
+
+    /// On DynamoDB: the next [`TestApp::roll_up`] gets every stream record again (a retried
+    /// batch); `false` on SQLite, whose feed is read once.
+    pub fn redeliver_stream(&self) -> bool {
+        match &self.stream {
+            Some((stream, _)) => {
+                stream.rewind();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Counts what the change feed holds: on SQLite as `linkledger serve`'s roll-up does every
+    /// 250 ms; on DynamoDB by reading the table's stream and handing its records, as a Lambda
+    /// event, to the `stats` function's handler (which must report no failure).
     pub async fn roll_up(&self) -> Rolled {
+        if let Some((stream, handler)) = &self.stream {
+            let records = stream.read().await.expect("the stream answers");
+            let event = stream_event(&records);
+            let (response, rolled) = linkledger_stats::roll_up(handler, &event).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "the stats handler failed records"
+            );
+            return rolled;
+        }
         let db = self
             .feed
             .as_ref()
@@ -396,4 +439,32 @@ macro_rules! on_both_backends {
             }
         )+
     };
+}
+
+/// Stream records as the Lambda event source delivers them (the documented JSON of a DynamoDB
+/// stream event, keys only).
+pub fn stream_event(
+    records: &[linkledger_aws::stream::StreamRecord],
+) -> aws_lambda_events::dynamodb::Event {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "eventID": r.event_id,
+                "eventName": r.event_name,
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/linkledger/stream/2026-12-01T00:00:00.000",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1796316632.0,
+                    "Keys": {"pk": {"S": r.pk}, "sk": {"S": r.sk}},
+                    "SequenceNumber": r.sequence_number,
+                    "SizeBytes": 64,
+                    "StreamViewType": "KEYS_ONLY"
+                }
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
 }

@@ -129,6 +129,34 @@ pub async fn aws_table() -> Option<DynamoTable> {
     Some(DynamoTable::new(client, name))
 }
 
+/// A fresh table whose stream is on (keys only, as deployed), and its stream; `None` when
+/// skipped. (Only the stats tests turn a stream on: the emulator's transactions slow down with
+/// one.)
+pub async fn aws_table_with_stream(
+) -> Option<(Backend<dyn Table>, linkledger_aws::stream::TableStream)> {
+    if !aws_enabled() {
+        return None;
+    }
+    let config = aws::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let name = unique_name("stats");
+    aws::create_table(&client, &name)
+        .await
+        .expect("create the DynamoDB table");
+    let stream = linkledger_aws::stream::TableStream::enable(
+        &client,
+        aws_sdk_dynamodbstreams::Client::new(&config),
+        &name,
+    )
+    .await
+    .expect("turn the table's stream on");
+    let table = Backend {
+        handle: Arc::new(DynamoTable::new(client, name)) as Arc<dyn Table>,
+        _file: None,
+    };
+    Some((table, stream))
+}
+
 /// An [`SqsQueue`] on a freshly created, uniquely named queue pair; `None` when skipped.
 pub async fn aws_queue() -> Option<SqsQueue> {
     if !aws_enabled() {

@@ -116,6 +116,12 @@ pub async fn get_stats(
         .await?
         .ok_or_else(unknown)?
         .record;
+    // A creator key sees only programs it is enrolled in (404 otherwise, as everywhere).
+    if let Some(own) = caller.own_creator() {
+        if state.store.enrolment(&program_id, own).await?.is_none() {
+            return Err(unknown());
+        }
+    }
     let today = program.time_zone.day_of(state.store.now());
     let to = params
         .to

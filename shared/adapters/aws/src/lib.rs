@@ -2,6 +2,8 @@
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod queue;
+#[cfg(feature = "streams")]
+pub mod stream;
 pub mod table;
 
 pub use queue::{create_queue_pair, SqsQueue};

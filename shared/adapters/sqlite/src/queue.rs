@@ -158,7 +158,9 @@ impl Queue for SqliteQueue {
         if body.len() > MAX_MESSAGE_BYTES {
             return Err(QueueError::TooLarge(body.len()));
         }
-        let id = random_token(16);
+        // Time first: a new message's id lands at the end of the id index (a random id would
+        // dirty a random page of it per message once the table outgrows the page cache).
+        let id = format!("{:013}{}", now_ms().max(0), random_token(12));
         let (queue, body, message_id) = (self.name.clone(), body.to_string(), id.clone());
         self.db
             .write(move |conn| {
