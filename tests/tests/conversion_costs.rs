@@ -1,5 +1,6 @@
 //! What one conversion costs on the AWS adapters, counted by their own operation counters
-//! (DynamoDB and SQS on the emulator): the webhook is two key reads and **one SQS send**; the
+//! (DynamoDB and SQS on the emulator): the webhook is two key reads (none while its program's
+//! terms are kept, `functions/webhooks/src/terms.rs`) and **one SQS send**; the
 //! booking is a handful of key reads and **one transactional write** (BENCHMARKS.md).
 
 use std::sync::Arc;
@@ -78,4 +79,24 @@ async fn a_booked_conversion_costs_one_sqs_send_and_one_transactional_write_on_a
     // One delete; the receives are the drain's polls (one per consumer that found the queue
     // empty), not a cost of the conversion: on Lambda the event source receives for the worker.
     assert_eq!(booking_sqs.1, 1, "one DeleteMessage");
+
+    // The next delivery within the second finds the program's terms kept: no read at all.
+    let again = json!({"event": "sale", "order_id": "cost-2", "amount": "100.00",
+        "currency": "USD", "click_id": click, "occurred_at": rfc3339_in(60)})
+    .to_string();
+    let (table_before, sqs_before) = (app.table.op_counts(), sqs.op_counts());
+    let reply = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(&secret, again.as_bytes(), now_unix()),
+            again.as_bytes(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(
+        diff(app.table.op_counts(), table_before),
+        (0, 0),
+        "a warm delivery reads nothing"
+    );
+    assert_eq!(diff(sqs.op_counts(), sqs_before), (0, 1), "one SendMessage");
 }

@@ -567,9 +567,11 @@ body, answers 200), in interleaved rounds, by the same in-process load generator
 {baseline_lines}\n\
 Per booked conversion on the AWS adapters (counted by their operation counters against the\n\
 emulator, asserted by `tests/tests/conversion_costs.rs`): the webhook costs **one SQS\n\
-`SendMessage`** and two `GetItem` (program, secret); the worker costs **one\n\
-`TransactWriteItems`** and six `GetItem` (program, order dedupe, click, click use count,\n\
-enrolment, creator), plus its share of the batch's `ReceiveMessage`/`DeleteMessage`.\n",
+`SendMessage`** and no read while its program's terms are kept (two `GetItem`, program and\n\
+secret, for the first delivery of a second per instance); the worker costs **one\n\
+`TransactWriteItems`** and five or six `GetItem` (program, order dedupe, click, click use\n\
+count, enrolment; the creator when the order carries an e-mail), plus its share of the\n\
+batch's `ReceiveMessage`/`DeleteMessage`.\n",
         rows = rows.join("\n"),
         ours_p99 = ours.median_p99(),
         ratio_list = list(&ours.ratios),
