@@ -167,6 +167,9 @@ Paste into another terminal:
   curl -s -X POST $LL/postback/{PROGRAM} -H "Linkledger-Signature: t=$T,v1=$SIG" -H 'Content-Type: application/json' -d "$BODY"; echo
   sleep 2; curl -s "$LL/api/ledger?creator={CREATOR}" -H "Authorization: Bearer $KEY"; echo
   curl -s "$LL/api/balances?creator={CREATOR}" -H "Authorization: Bearer $KEY"; echo
+  # stats (rolled up within about a second): by creator, and the program by day as CSV
+  curl -s "$LL/api/stats?program={PROGRAM}&group_by=creator" -H "Authorization: Bearer $KEY"; echo
+  curl -s "$LL/api/stats?program={PROGRAM}&group_by=day&format=csv" -H "Authorization: Bearer $KEY"
 "#,
         key = key.key
     );

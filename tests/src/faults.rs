@@ -92,4 +92,10 @@ impl Table for FaultyTable {
             .as_ref()
             .map_or_else(OpCounts::default, |t| t.op_counts())
     }
+    fn max_transaction_writes(&self) -> usize {
+        self.inner.as_ref().map_or(
+            linkledger_store::ports::table::MAX_TRANSACTION_WRITES,
+            |t| t.max_transaction_writes(),
+        )
+    }
 }

@@ -388,6 +388,27 @@ async fn transact_rejects_invalid_batches(table: Store) {
     assert_eq!(table.get(&Key::new("a", "b")).await.unwrap(), None);
 }
 
+/// A transaction of as many writes as the table says it takes commits whole, one more is
+/// refused; every table takes DynamoDB's 100.
+async fn transact_takes_as_many_writes_as_the_table_says(table: Store) {
+    let max = table.max_transaction_writes();
+    assert!(max >= 100, "{max}");
+    let puts = |n: usize| -> Vec<WriteOp> {
+        (0..n)
+            .map(|i| WriteOp::Put {
+                item: item("many", &format!("{i:05}"), "1"),
+                condition: Condition::None,
+            })
+            .collect()
+    };
+    let err = table.transact(puts(max + 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(table.get(&Key::new("many", "00000")).await.unwrap(), None);
+    table.transact(puts(max)).await.unwrap();
+    let last = format!("{:05}", max - 1);
+    assert!(table.get(&Key::new("many", &last)).await.unwrap().is_some());
+}
+
 /// Items of partition `shop#1`: sort keys `a#1..a#5` and `b#1..b#3`; gsi1 on every item
 /// (by date, in reverse of the sort key), gsi2 on the `b#` items only.
 async fn seed_query_items(table: &Store) {
@@ -893,6 +914,7 @@ contract!(
     transact_is_all_or_nothing,
     transact_with_delete,
     transact_rejects_invalid_batches,
+    transact_takes_as_many_writes_as_the_table_says,
     query_by_prefix_and_direction,
     query_between_excludes_upper_bound,
     pagination_returns_every_item_once,

@@ -4,7 +4,7 @@
 //! **Roll-up.** A change feed (the SQLite adapter's, read by `linkledger serve`; DynamoDB Streams,
 //! delivered to the `stats` function) names the keys of records written. [`RollUp::apply`] reads
 //! each record as it is now, works out its contribution (the core's rules) and adds the change
-//! since what it already added, in transactions of at most 100 writes: the touched buckets and
+//! since what it already added, in transactions: the touched buckets and
 //! balances (each written at the version it was read: concurrent roll-ups never lose an update),
 //! the conversions' snapshots (what each added so far), and the exactly-once guard of the rest:
 //! - [`Guard::Cursor`] (a feed read in order, once, by one reader: the local one): the feed's
@@ -35,8 +35,6 @@ use linkledger_core::stats::{
 /// The partition prefixes of the records the stats count (what a change feed passes on).
 pub use crate::keys::STATS_SOURCE_PREFIXES as SOURCE_PREFIXES;
 
-/// Most writes of one transaction (DynamoDB's limit).
-const MAX_WRITES: usize = 100;
 /// Attempts of one chunk when a concurrent roll-up touched the same buckets.
 const ATTEMPTS: usize = 8;
 /// The longest date range one stats query covers.
@@ -248,6 +246,7 @@ impl RollUp {
         let (mut taken, mut counted, mut unchanged) = (0usize, 0usize, 0usize);
         // Writes besides the buckets and balances: the guards, and the cursor.
         let fixed = usize::from(self.guard == Guard::Cursor);
+        let max_writes = store.table.max_transaction_writes();
         // A record written twice since the last roll-up appears twice: its state now counts once.
         let mut keys_here: BTreeSet<&Key> = BTreeSet::new();
         for change in changes {
@@ -274,7 +273,7 @@ impl RollUp {
                 .saturating_add(guards.len())
                 .saturating_add(usize::from(effect.guard.is_some()))
                 .saturating_add(fixed);
-            if writes > MAX_WRITES && taken > 0 {
+            if writes > max_writes && taken > 0 {
                 break;
             }
             for (bucket, change) in effect.delta {

@@ -102,9 +102,18 @@ struct KeepingUp {
     counted: u64,
 }
 
-/// Part 1: writers and the roll-up at the same time.
-async fn keeping_up(writers: usize, seconds: u64, links: usize) -> Result<KeepingUp, AnyError> {
-    let tmp = std::env::temp_dir().join(format!("bench-stats-{}-a", std::process::id()));
+/// Part 1: writers and (`with_roll_up`) the roll-up at the same time.
+async fn keeping_up(
+    writers: usize,
+    seconds: u64,
+    links: usize,
+    with_roll_up: bool,
+) -> Result<KeepingUp, AnyError> {
+    let tmp = std::env::temp_dir().join(format!(
+        "bench-stats-{}-a{}",
+        std::process::id(),
+        u8::from(with_roll_up)
+    ));
     std::fs::create_dir_all(&tmp)?;
     let db = SqliteDb::open(&tmp.join("bench.db"))?;
     let store = Store::new(Arc::new(db.table()));
@@ -152,13 +161,13 @@ async fn keeping_up(writers: usize, seconds: u64, links: usize) -> Result<Keepin
         );
         tokio::spawn(async move {
             let roll_up = RollUp::new(Guard::Cursor);
-            while !roll_stop.load(Ordering::Relaxed) {
+            while with_roll_up && !roll_stop.load(Ordering::Relaxed) {
                 match linkledger_wiring::stats::roll_up_pending(&store, &db, &roll_up).await {
                     Ok(rolled) => {
                         counted.fetch_add(rolled.counted as u64, Ordering::Relaxed);
-                        if rolled.counted == 0 {
-                            tokio::time::sleep(StdDuration::from_millis(250)).await;
-                        }
+                        // As `linkledger serve` follows the feed: a pass, then a second's pause.
+                        let _ = rolled;
+                        tokio::time::sleep(StdDuration::from_secs(1)).await;
                     }
                     Err(e) => {
                         eprintln!("roll-up failed: {e}");
@@ -191,7 +200,10 @@ async fn keeping_up(writers: usize, seconds: u64, links: usize) -> Result<Keepin
     let run_seconds = started.elapsed().as_secs_f64();
     let total = written.load(Ordering::Relaxed);
     let drain = Instant::now();
-    while counted.load(Ordering::Relaxed) < total && drain.elapsed() < StdDuration::from_secs(600) {
+    while with_roll_up
+        && counted.load(Ordering::Relaxed) < total
+        && drain.elapsed() < StdDuration::from_secs(600)
+    {
         tokio::time::sleep(StdDuration::from_millis(50)).await;
     }
     let drain_seconds = drain.elapsed().as_secs_f64();
@@ -327,7 +339,11 @@ async fn main() -> Result<(), AnyError> {
     let creators = env_usize("CREATORS", 1000).max(1);
     let repeat = env_usize("REPEAT", 5).max(1);
 
-    let a = keeping_up(writers, seconds, links).await?;
+    // The same writers alone first (on a database of their own): the click rate without the
+    // roll-up, measured in the same run.
+    let alone = keeping_up(writers, seconds, links, false).await?;
+    let a = keeping_up(writers, seconds, links, true).await?;
+    let alone_rate = alone.written as f64 / alone.seconds;
     let b = query_90(creators, repeat).await?;
 
     let rate = a.written as f64 / a.seconds;
@@ -360,6 +376,7 @@ Written by `scripts/bench-stats` on {date} {hh:02}:{mm:02} UTC; rerunning it rew
 them (over {links} links; no HTTP, so faster than the redirect benchmark's rate) for {secs:.0} s, while the\n\
 roll-up follows the SQLite change feed in the same process, as `linkledger serve` runs it:\n\n\
 - Clicks written: {written} in {secs:.1} s = **{rate:.0}/s**; counted by the roll-up meanwhile and after: {counted}\n\
+- The same writers without the roll-up, just before (a database of their own): {alone_rate:.0}/s; **with the roll-up following: {cost:.2} of that rate**\n\
 - Backlog (written − counted) each second: {samples}\n\
 - Backlog a third of the way in {early}, at the end {late} (largest {max_backlog}); drained {drain:.1} s after the writers stopped\n\
 - Verdict: {verdict}\n\n\
@@ -375,6 +392,7 @@ key range, every page, not decoded) in the same run, median of {repeat}:\n\n\
         hh = now.hour(),
         mm = now.minute(),
         written = a.written,
+        cost = rate / alone_rate.max(1e-9),
         secs = a.seconds,
         counted = a.counted,
         drain = a.drain_seconds,

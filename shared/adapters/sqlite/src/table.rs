@@ -13,7 +13,9 @@ use linkledger_store::ports::{
 };
 
 /// Largest transaction, as in DynamoDB's `TransactWriteItems`.
-const MAX_TRANSACT: usize = 100;
+/// Writes one transaction may hold here. More than DynamoDB's 100 (`MAX_TRANSACTION_WRITES`)
+/// only for a caller that asks [`Table::max_transaction_writes`] (the local stats roll-up).
+const MAX_TRANSACT: usize = 5_000;
 /// Every string with a given prefix sorts below `prefix + PREFIX_END` (keys never hold U+10FFFF).
 const PREFIX_END: char = '\u{10FFFF}';
 
@@ -380,6 +382,10 @@ impl Table for SqliteTable {
         self.db
             .read(move |conn| run_query(conn, &query, now_unix()))
             .await
+    }
+
+    fn max_transaction_writes(&self) -> usize {
+        MAX_TRANSACT
     }
 
     fn op_counts(&self) -> OpCounts {

@@ -220,6 +220,9 @@ pub struct OpCounts {
     pub writes: u64,
 }
 
+/// DynamoDB's limit of writes in one transaction.
+pub const MAX_TRANSACTION_WRITES: usize = 100;
+
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
@@ -235,6 +238,13 @@ pub trait Table: Send + Sync + 'static {
 
     /// Backend calls made so far by this handle.
     fn op_counts(&self) -> OpCounts;
+
+    /// The most writes one [`Table::transact`] may hold: DynamoDB's 100 unless an adapter says
+    /// more. Only a caller that batches by it asks (the local stats roll-up); every other
+    /// transaction stays within 100, so what passes on SQLite passes on DynamoDB.
+    fn max_transaction_writes(&self) -> usize {
+        MAX_TRANSACTION_WRITES
+    }
 
     /// Create-if-absent, with "already exists" as an outcome rather than an error.
     async fn create(&self, item: Item) -> Result<Created, StoreError> {
