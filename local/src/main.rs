@@ -242,7 +242,7 @@ async fn serve(
     // The stats roll-up follows the SQLite change feed (on AWS: the stats function on the
     // table's stream).
     if let Some(db) = backends.sqlite.clone() {
-        tokio::spawn(linkledger_wiring::stats::follow(backends.store.clone(), db));
+        linkledger_wiring::stats::spawn_follower(backends.store.clone(), db)?;
     }
     axum::serve(
         listener,

@@ -249,7 +249,12 @@ impl RollUp {
         let max_writes = store.table.max_transaction_writes();
         // A record written twice since the last roll-up appears twice: its state now counts once.
         let mut keys_here: BTreeSet<&Key> = BTreeSet::new();
-        for change in changes {
+        for (n, change) in changes.iter().enumerate() {
+            // A long chunk lets the other tasks of its thread run now and then (the reads of a
+            // warm SQLite file answer without ever waiting).
+            if n % 64 == 63 {
+                yield_now().await;
+            }
             if !keys_here.insert(&change.key) {
                 taken = taken.saturating_add(1);
                 unchanged = unchanged.saturating_add(1);
@@ -471,6 +476,20 @@ impl RollUp {
                 .contains(&click.id)),
         }
     }
+}
+
+/// Lets the executor run other tasks once (a future that is pending once, waking itself).
+fn yield_now() -> impl std::future::Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
 }
 
 fn overflow(e: stats::Overflow) -> StoreError {

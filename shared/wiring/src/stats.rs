@@ -42,6 +42,23 @@ pub async fn roll_up_pending(
     }
 }
 
+/// Starts [`follow`] on a thread of its own (with a runtime of its own), so the roll-up's work
+/// never holds up the server's request threads: the operating system shares the cores between
+/// them, as it does with the SQLite writer.
+pub fn spawn_follower(store: Store, db: SqliteDb) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stats-roll-up".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(follow(store, db)),
+                Err(err) => tracing::error!(error = %err, "the stats roll-up could not start"),
+            }
+        })
+}
+
 /// Follows the feed for as long as the server runs; a failure is logged and retried after a
 /// pause (nothing is lost: the cursor stays at the last chunk that committed).
 pub async fn follow(store: Store, db: SqliteDb) {

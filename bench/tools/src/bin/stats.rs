@@ -152,6 +152,7 @@ async fn keeping_up(
     }
     let counted = Arc::new(AtomicU64::new(0));
     let roll_stop = Arc::new(AtomicBool::new(false));
+    // The roll-up on a thread of its own, as `linkledger serve` runs it.
     let follower = {
         let (store, db, counted, roll_stop) = (
             store.clone(),
@@ -159,22 +160,24 @@ async fn keeping_up(
             counted.clone(),
             roll_stop.clone(),
         );
-        tokio::spawn(async move {
-            let roll_up = RollUp::new(Guard::Cursor);
-            while with_roll_up && !roll_stop.load(Ordering::Relaxed) {
-                match linkledger_wiring::stats::roll_up_pending(&store, &db, &roll_up).await {
-                    Ok(rolled) => {
-                        counted.fetch_add(rolled.counted as u64, Ordering::Relaxed);
-                        // As `linkledger serve` follows the feed: a pass, then a second's pause.
-                        let _ = rolled;
-                        tokio::time::sleep(StdDuration::from_secs(1)).await;
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let roll_up = RollUp::new(Guard::Cursor);
+                while with_roll_up && !roll_stop.load(Ordering::Relaxed) {
+                    match linkledger_wiring::stats::roll_up_pending(&store, &db, &roll_up).await {
+                        Ok(rolled) => {
+                            counted.fetch_add(rolled.counted as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => eprintln!("roll-up failed: {e}"),
                     }
-                    Err(e) => {
-                        eprintln!("roll-up failed: {e}");
-                        tokio::time::sleep(StdDuration::from_millis(250)).await;
-                    }
+                    // As `linkledger serve` follows the feed: a pass, then a second's pause.
+                    tokio::time::sleep(StdDuration::from_secs(1)).await;
                 }
-            }
+            })
         })
     };
     let started = Instant::now();
@@ -208,7 +211,7 @@ async fn keeping_up(
     }
     let drain_seconds = drain.elapsed().as_secs_f64();
     roll_stop.store(true, Ordering::Relaxed);
-    follower.await?;
+    follower.join().map_err(|_| "the roll-up thread panicked")?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(KeepingUp {
         written: total,
@@ -334,7 +337,7 @@ async fn main() -> Result<(), AnyError> {
         return Err("usage: bench-stats BENCHMARKS_MD COMMAND_LINE".into());
     };
     let writers = env_usize("WRITERS", 64).max(1);
-    let seconds = env_usize("DURATION", 20).max(3) as u64;
+    let seconds = env_usize("DURATION", 10).max(3) as u64;
     let links = env_usize("LINKS", 1000).max(1);
     let creators = env_usize("CREATORS", 1000).max(1);
     let repeat = env_usize("REPEAT", 5).max(1);
