@@ -266,15 +266,21 @@ impl RollUp {
                 unchanged = unchanged.saturating_add(1);
                 continue;
             };
-            let mut buckets: BTreeSet<&Bucket> = deltas.keys().collect();
-            buckets.extend(effect.delta.keys());
-            let mut balances: BTreeSet<Key> = entries.keys().cloned().collect();
-            if let Some(e) = &effect.entry {
-                balances.insert(keys::balance(&e.program_id, &e.creator_id));
-            }
-            let writes = buckets
+            // The writes this chunk would take with the record: the buckets and balances
+            // touched so far, the record's new ones, the guards and the cursor.
+            let new_buckets = effect
+                .delta
+                .keys()
+                .filter(|b| !deltas.contains_key(*b))
+                .count();
+            let new_balance = effect.entry.as_ref().is_some_and(|e| {
+                !entries.contains_key(&keys::balance(&e.program_id, &e.creator_id))
+            });
+            let writes = deltas
                 .len()
-                .saturating_add(balances.len())
+                .saturating_add(new_buckets)
+                .saturating_add(entries.len())
+                .saturating_add(usize::from(new_balance))
                 .saturating_add(guards.len())
                 .saturating_add(usize::from(effect.guard.is_some()))
                 .saturating_add(fixed);

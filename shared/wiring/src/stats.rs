@@ -15,30 +15,58 @@ const READ: usize = 20_000;
 /// of its buckets, and a click shows in the stats within about a second.
 const IDLE: Duration = Duration::from_secs(1);
 
-/// Counts everything the feed holds now, chunk by chunk (each chunk's transaction moves the
-/// cursor, so a crash recounts nothing), and tells the feed how far it got.
+/// What one pass over the feed did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub rolled: Rolled,
+    /// Nothing was left to read after it.
+    pub caught_up: bool,
+}
+
+/// Counts up to [`READ`] changes of the feed, chunk by chunk (each chunk's transaction moves
+/// the cursor, so a crash recounts nothing), and tells the feed how far it got.
+pub async fn roll_up_pass(
+    store: &Store,
+    db: &SqliteDb,
+    roll_up: &RollUp,
+) -> Result<Pass, StoreError> {
+    let after = RollUp::cursor(store).await?;
+    // Registers the reader (the writer keeps what it has not read) before the first read.
+    db.ack_changes(after).await?;
+    let read = db.changes(after, READ).await?;
+    if read.through <= after {
+        return Ok(Pass {
+            rolled: Rolled::default(),
+            caught_up: true,
+        });
+    }
+    let rolled = if read.changes.is_empty() {
+        Rolled::default()
+    } else {
+        roll_up.apply(store, &read.changes).await?
+    };
+    db.ack_changes(read.through).await?;
+    Ok(Pass {
+        rolled,
+        caught_up: read.changes.len() < READ,
+    })
+}
+
+/// Counts everything the feed holds now (passes until it is caught up).
 pub async fn roll_up_pending(
     store: &Store,
     db: &SqliteDb,
     roll_up: &RollUp,
 ) -> Result<Rolled, StoreError> {
-    let mut after = RollUp::cursor(store).await?;
-    // Registers the reader (the writer keeps what it has not read) before the first read.
-    db.ack_changes(after).await?;
     let mut total = Rolled::default();
     loop {
-        let read = db.changes(after, READ).await?;
-        if read.through <= after {
+        let pass = roll_up_pass(store, db, roll_up).await?;
+        total.counted = total.counted.saturating_add(pass.rolled.counted);
+        total.unchanged = total.unchanged.saturating_add(pass.rolled.unchanged);
+        total.transactions = total.transactions.saturating_add(pass.rolled.transactions);
+        if pass.caught_up {
             return Ok(total);
         }
-        if !read.changes.is_empty() {
-            let done = roll_up.apply(store, &read.changes).await?;
-            total.counted = total.counted.saturating_add(done.counted);
-            total.unchanged = total.unchanged.saturating_add(done.unchanged);
-            total.transactions = total.transactions.saturating_add(done.transactions);
-        }
-        after = read.through;
-        db.ack_changes(after).await?;
     }
 }
 
@@ -64,16 +92,20 @@ pub fn spawn_follower(store: Store, db: SqliteDb) -> std::io::Result<std::thread
 pub async fn follow(store: Store, db: SqliteDb) {
     let roll_up = RollUp::new(Guard::Cursor);
     loop {
-        match roll_up_pending(&store, &db, &roll_up).await {
-            Ok(rolled) if rolled.counted > 0 => {
-                tracing::debug!(counted = rolled.counted, "stats rolled up");
+        match roll_up_pass(&store, &db, &roll_up).await {
+            Ok(pass) => {
+                if pass.rolled.counted > 0 {
+                    tracing::debug!(counted = pass.rolled.counted, "stats rolled up");
+                }
+                // Behind: go on at once; caught up: a second's changes gather first.
+                if pass.caught_up {
+                    tokio::time::sleep(IDLE).await;
+                }
             }
-            Ok(_) => {}
             Err(err) => {
                 tracing::warn!(error = %ErrorChain(&err), "stats roll-up failed; retrying");
                 tokio::time::sleep(IDLE.saturating_mul(4)).await;
             }
         }
-        tokio::time::sleep(IDLE).await;
     }
 }

@@ -168,14 +168,20 @@ async fn keeping_up(
             runtime.block_on(async move {
                 let roll_up = RollUp::new(Guard::Cursor);
                 while with_roll_up && !roll_stop.load(Ordering::Relaxed) {
-                    match linkledger_wiring::stats::roll_up_pending(&store, &db, &roll_up).await {
-                        Ok(rolled) => {
-                            counted.fetch_add(rolled.counted as u64, Ordering::Relaxed);
+                    // As `linkledger serve` follows the feed: passes while behind, a second's
+                    // pause once caught up.
+                    match linkledger_wiring::stats::roll_up_pass(&store, &db, &roll_up).await {
+                        Ok(pass) => {
+                            counted.fetch_add(pass.rolled.counted as u64, Ordering::Relaxed);
+                            if pass.caught_up {
+                                tokio::time::sleep(StdDuration::from_secs(1)).await;
+                            }
                         }
-                        Err(e) => eprintln!("roll-up failed: {e}"),
+                        Err(e) => {
+                            eprintln!("roll-up failed: {e}");
+                            tokio::time::sleep(StdDuration::from_secs(1)).await;
+                        }
                     }
-                    // As `linkledger serve` follows the feed: a pass, then a second's pause.
-                    tokio::time::sleep(StdDuration::from_secs(1)).await;
                 }
             })
         })
