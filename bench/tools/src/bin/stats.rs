@@ -4,8 +4,9 @@
 //!
 //! 1. **Keeping up.** A fresh SQLite file; WRITERS tasks record clicks through the store as fast
 //!    as it takes them (faster than through HTTP: the redirect benchmark's click rate is a
-//!    fraction of this) for DURATION seconds, over LINKS links and 10× as many visitors, while
+//!    fraction of this) for DURATION seconds, over LINKS links, while
 //!    the roll-up follows the change feed in the same process, as `linkledger serve` runs it.
+//!    VISITORS (1: the redirect benchmark's wrk is one visitor) visitors click at random.
 //!    Sampled every second: clicks written, clicks counted, and the backlog (written − counted).
 //!    Then how long the roll-up takes to drain what is left.
 //! 2. **A 90-day query over CREATORS creators.** One click per creator per day for 90 days
@@ -107,6 +108,7 @@ async fn keeping_up(
     writers: usize,
     seconds: u64,
     links: usize,
+    visitors: u64,
     with_roll_up: bool,
 ) -> Result<KeepingUp, AnyError> {
     let tmp = std::env::temp_dir().join(format!(
@@ -141,7 +143,7 @@ async fn keeping_up(
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let link = (n >> 33) as usize % codes.len();
-                let visitor = (n >> 13) % (codes.len() as u64 * 10);
+                let visitor = (n >> 13) % visitors;
                 let c = click(&program, &creators[link], &codes[link], visitor, now_ms());
                 let expires = OffsetDateTime::now_utc() + Duration::days(40);
                 if store.record_click(&c, expires).await.is_ok() {
@@ -345,13 +347,14 @@ async fn main() -> Result<(), AnyError> {
     let writers = env_usize("WRITERS", 64).max(1);
     let seconds = env_usize("DURATION", 10).max(3) as u64;
     let links = env_usize("LINKS", 1000).max(1);
+    let visitors = env_usize("VISITORS", 1).max(1) as u64;
     let creators = env_usize("CREATORS", 1000).max(1);
     let repeat = env_usize("REPEAT", 5).max(1);
 
     // The same writers alone first (on a database of their own): the click rate without the
     // roll-up, measured in the same run.
-    let alone = keeping_up(writers, seconds, links, false).await?;
-    let a = keeping_up(writers, seconds, links, true).await?;
+    let alone = keeping_up(writers, seconds, links, visitors, false).await?;
+    let a = keeping_up(writers, seconds, links, visitors, true).await?;
     let alone_rate = alone.written as f64 / alone.seconds;
     let b = query_90(creators, repeat).await?;
 
@@ -382,7 +385,7 @@ Written by `scripts/bench-stats` on {date} {hh:02}:{mm:02} UTC; rerunning it rew
 - Machine: {cpus} CPUs; writers, roll-up and queries in one process on one SQLite file\n\
 - Command: `{command}`\n\n\
 **The roll-up keeps up with the clicks.** {writers} tasks record clicks through the store as fast as it takes\n\
-them (over {links} links; no HTTP, so faster than the redirect benchmark's rate) for {secs:.0} s, while the\n\
+them (over {links} links, by {visitors} visitor(s) as in the redirect benchmark; no HTTP, so faster than its rate) for {secs:.0} s, while the\n\
 roll-up follows the SQLite change feed in the same process, as `linkledger serve` runs it:\n\n\
 - Clicks written: {written} in {secs:.1} s = **{rate:.0}/s**; counted by the roll-up meanwhile and after: {counted}\n\
 - The same writers without the roll-up, just before (a database of their own): {alone_rate:.0}/s; **with the roll-up following: {cost:.2} of that rate**\n\
