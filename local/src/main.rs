@@ -230,6 +230,10 @@ async fn serve(
         ));
     }
 
+    // The stats roll-up's feed keeps every change from here on, before anything is served.
+    if let Some(db) = &backends.sqlite {
+        linkledger_wiring::stats::register(&backends.store, db).await?;
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     if demo {

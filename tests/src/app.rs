@@ -77,6 +77,9 @@ impl TestApp {
     pub async fn sqlite() -> TestApp {
         let (table, queue, db) = sqlite_app_backend_and_db();
         let mut app = Self::on(table, queue).await;
+        linkledger_wiring::stats::register(&app.store, &db)
+            .await
+            .expect("the feed takes its reader");
         app.feed = Some(db);
         app
     }

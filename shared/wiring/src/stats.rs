@@ -15,6 +15,13 @@ const READ: usize = 20_000;
 /// of its buckets, and a click shows in the stats within about a second.
 const IDLE: Duration = Duration::from_secs(1);
 
+/// Registers the roll-up as the feed's reader at its cursor, so the SQLite writer keeps every
+/// change from now on until it is counted (call it before the server takes writes; once
+/// registered, a database stays so across restarts).
+pub async fn register(store: &Store, db: &SqliteDb) -> Result<(), StoreError> {
+    db.ack_changes(RollUp::cursor(store).await?).await
+}
+
 /// What one pass over the feed did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pass {

@@ -119,6 +119,7 @@ async fn keeping_up(
     std::fs::create_dir_all(&tmp)?;
     let db = SqliteDb::open(&tmp.join("bench.db"))?;
     let store = Store::new(Arc::new(db.table()));
+    linkledger_wiring::stats::register(&store, &db).await?;
     let program = program(&store).await?;
     let creators: Vec<CreatorId> = (0..links).map(|_| CreatorId::generate()).collect();
     let codes: Vec<LinkCode> = (0..links)
@@ -252,6 +253,7 @@ async fn query_90(creators: usize, repeat: usize) -> Result<Query90, AnyError> {
     let db = SqliteDb::open(&tmp.join("bench.db"))?;
     let table = Arc::new(db.table());
     let store = Store::new(table.clone());
+    linkledger_wiring::stats::register(&store, &db).await?;
     let program = program(&store).await?;
     let today = OffsetDateTime::now_utc().date();
     let first = today - Duration::days(89);
