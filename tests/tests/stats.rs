@@ -366,3 +366,21 @@ async fn the_sqlite_feed_keeps_what_the_roll_up_has_not_counted() {
     let total = stats(&app, &app.admin, &format!("program={}", brand.program)).await;
     assert_eq!(total["totals"]["clicks"], 8);
 }
+
+/// Passes over the SQLite feed go on until its end, however many of the rows they read are of
+/// records the stats do not count (programs, links, audit entries): three rows at a time here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn small_passes_over_the_sqlite_feed_count_everything() {
+    let app = TestApp::sqlite().await;
+    let brand = brand(&app).await;
+    history(&app, &brand).await;
+    let db = app.feed.as_ref().expect("the SQLite feed");
+    let roll_up = linkledger_store::stats::RollUp::new(linkledger_store::stats::Guard::Cursor);
+    linkledger_wiring::stats::roll_up_pending_by(&app.store, db, &roll_up, 3)
+        .await
+        .expect("the roll-up counts the feed");
+    let total = stats(&app, &app.admin, &format!("program={}", brand.program)).await;
+    assert_eq!(total["totals"]["clicks"], 5);
+    assert_eq!(total["totals"]["sales"], 2);
+    assert_eq!(total["totals"]["commission"], usd("9.00"));
+}

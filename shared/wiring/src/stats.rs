@@ -37,25 +37,36 @@ pub async fn roll_up_pass(
     db: &SqliteDb,
     roll_up: &RollUp,
 ) -> Result<Pass, StoreError> {
+    roll_up_pass_of(store, db, roll_up, READ).await
+}
+
+/// [`roll_up_pass`] reading at most `read` backlog rows.
+pub async fn roll_up_pass_of(
+    store: &Store,
+    db: &SqliteDb,
+    roll_up: &RollUp,
+    read: usize,
+) -> Result<Pass, StoreError> {
     let after = RollUp::cursor(store).await?;
     // Registers the reader (the writer keeps what it has not read) before the first read.
     db.ack_changes(after).await?;
-    let read = db.changes(after, READ).await?;
-    if read.through <= after {
+    let found = db.changes(after, read).await?;
+    if found.through <= after {
         return Ok(Pass {
             rolled: Rolled::default(),
             caught_up: true,
         });
     }
-    let rolled = if read.changes.is_empty() {
+    let rolled = if found.changes.is_empty() {
         Rolled::default()
     } else {
-        roll_up.apply(store, &read.changes).await?
+        roll_up.apply(store, &found.changes).await?
     };
-    db.ack_changes(read.through).await?;
+    db.ack_changes(found.through).await?;
     Ok(Pass {
         rolled,
-        caught_up: read.changes.len() < READ,
+        // Fewer rows than asked for (counted records' or not): the end of the backlog.
+        caught_up: found.rows < read,
     })
 }
 
@@ -65,9 +76,19 @@ pub async fn roll_up_pending(
     db: &SqliteDb,
     roll_up: &RollUp,
 ) -> Result<Rolled, StoreError> {
+    roll_up_pending_by(store, db, roll_up, READ).await
+}
+
+/// [`roll_up_pending`] in passes of at most `read` backlog rows.
+pub async fn roll_up_pending_by(
+    store: &Store,
+    db: &SqliteDb,
+    roll_up: &RollUp,
+    read: usize,
+) -> Result<Rolled, StoreError> {
     let mut total = Rolled::default();
     loop {
-        let pass = roll_up_pass(store, db, roll_up).await?;
+        let pass = roll_up_pass_of(store, db, roll_up, read).await?;
         total.counted = total.counted.saturating_add(pass.rolled.counted);
         total.unchanged = total.unchanged.saturating_add(pass.rolled.unchanged);
         total.transactions = total.transactions.saturating_add(pass.rolled.transactions);

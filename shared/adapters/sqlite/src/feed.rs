@@ -31,6 +31,8 @@ pub(crate) fn is_source(pk: &str) -> bool {
 pub struct Changes {
     pub changes: Vec<Change>,
     pub through: u64,
+    /// Backlog rows read (counted records' or not): fewer than asked means the end was reached.
+    pub rows: usize,
 }
 
 impl SqliteDb {
@@ -56,11 +58,13 @@ impl SqliteDb {
             let mut out = Changes {
                 changes: Vec::new(),
                 through: u64::try_from(after).unwrap_or(0),
+                rows: 0,
             };
             for row in rows {
                 let (seq, pk, sk) = row.map_err(|e| unavailable("read changes", e))?;
                 let position = u64::try_from(seq).unwrap_or(0);
                 out.through = out.through.max(position);
+                out.rows = out.rows.saturating_add(1);
                 if is_source(&pk) {
                     out.changes.push(Change {
                         position,
