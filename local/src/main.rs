@@ -57,6 +57,10 @@ enum Command {
         /// Do not run the nightly settlement in this process.
         #[arg(long)]
         no_settle: bool,
+        /// Do not roll up the stats in this process (a database whose roll-up ran before keeps
+        /// the changes until a `serve` with it counts them).
+        #[arg(long)]
+        no_stats: bool,
     },
     /// Settle one UTC date (on whichever backend the configuration names): pay every creator's
     /// available balance that reaches the minimum, carry the rest. Safe to run again.
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             no_worker,
             settle_at,
             no_settle,
+            no_stats,
         } => {
             let settle_at = if no_settle {
                 None
@@ -181,7 +186,12 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                     .map_err(|_| format!("--settle-at {settle_at:?} is not HH:MM"))?,
                 )
             };
-            serve(config, backends, addr, demo, !no_worker, settle_at).await
+            let run = InProcess {
+                worker: !no_worker,
+                settle_at,
+                stats: !no_stats,
+            };
+            serve(config, backends, addr, demo, run).await
         }
         Command::Work {
             until_empty,
@@ -191,14 +201,25 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     }
 }
 
+/// What `serve` runs beside the routers.
+struct InProcess {
+    worker: bool,
+    settle_at: Option<time::Time>,
+    stats: bool,
+}
+
 async fn serve(
     config: Config,
     backends: Backends,
     addr: SocketAddr,
     demo: bool,
-    worker: bool,
-    settle_at: Option<time::Time>,
+    run: InProcess,
 ) -> Result<(), AnyError> {
+    let InProcess {
+        worker,
+        settle_at,
+        stats,
+    } = run;
     let secret = match &config.click_hash_secret {
         Some(secret) => secret.expose().to_vec(),
         None => backends
@@ -231,7 +252,7 @@ async fn serve(
     }
 
     // The stats roll-up's feed keeps every change from here on, before anything is served.
-    if let Some(db) = &backends.sqlite {
+    if let (Some(db), true) = (&backends.sqlite, stats) {
         linkledger_wiring::stats::register(&backends.store, db).await?;
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -245,7 +266,7 @@ async fn serve(
     }
     // The stats roll-up follows the SQLite change feed (on AWS: the stats function on the
     // table's stream).
-    if let Some(db) = backends.sqlite.clone() {
+    if let (Some(db), true) = (backends.sqlite.clone(), stats) {
         linkledger_wiring::stats::spawn_follower(backends.store.clone(), db)?;
     }
     axum::serve(
