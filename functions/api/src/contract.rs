@@ -278,6 +278,15 @@ fn parameter_schema(path: &str, place: &str, name: &str) -> Option<Value> {
         ("query", "status") => {
             json!({"type": "string", "enum": ["approved", "held", "rejected", "unattributed"]})
         }
+        ("query", "from") | ("query", "to") if path == "/api/stats" => {
+            json!({"type": "string", "format": "date"})
+        }
+        ("query", "group_by") => json!({"type": "string",
+            "enum": ["program", "creator", "link", "code", "day", "week", "month"]}),
+        ("query", "period") => {
+            json!({"type": "string", "enum": ["total", "day", "week", "month"]})
+        }
+        ("query", "format") => json!({"type": "string", "enum": ["json", "csv"]}),
         ("query", "from") | ("query", "to") => json!({"anyOf": [
             {"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}),
         ("query", "currency") => {
