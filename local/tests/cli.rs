@@ -148,8 +148,9 @@ fn serve_demo(db: &std::path::Path) -> (Server, String) {
     while Instant::now() < deadline {
         match lines.next() {
             Some(Ok(line)) => {
-                // The last line of the walkthrough.
-                let done = line.contains("/api/balances");
+                // The last line of the walkthrough (reading stops there: a line printed after
+                // the test let go of the pipe would kill the server with a broken pipe).
+                let done = line.contains("group_by=day&format=csv");
                 text.push_str(&line);
                 text.push('\n');
                 if done {
@@ -202,6 +203,12 @@ fn serve_demo_prints_a_walkthrough_that_works_when_pasted() {
         "the trick is refused: {printed}"
     );
     assert!(printed.contains(r#""openapi""#), "{printed}");
+    // The stats commands answer: by creator as JSON, the program by day as CSV.
+    assert!(printed.contains(r#""group_by":"creator""#), "{printed}");
+    assert!(
+        printed.contains("key,period,clicks,unique_clicks"),
+        "{printed}"
+    );
     assert!(
         printed.contains(r#""queued""#),
         "the postback is accepted: {printed}"
