@@ -2,6 +2,8 @@
 //! fixed ids, and a fresh admin key — said to be one, with what that allows — with a
 //! walkthrough that works when pasted.
 
+use std::io::Write;
+
 use linkledger_api::{issue_key, NewApiKey};
 use linkledger_core::api_key::Role;
 use linkledger_core::audit::Actor;
@@ -136,7 +138,7 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         &demo,
     )
     .await?;
-    println!(
+    let walkthrough = format!(
         r#"
 linkledger demo is ready at {base}
   program {PROGRAM} (USD, 10 % per sale), creator {CREATOR}, link /{LINK}, promo code {PROMO}
@@ -173,5 +175,9 @@ Paste into another terminal:
 "#,
         key = key.key
     );
+    // The walkthrough is a courtesy: a closed stdout (its reader gone) must not stop the server.
+    if let Err(err) = writeln!(std::io::stdout(), "{walkthrough}") {
+        tracing::warn!(error = %err, "the demo walkthrough could not be printed");
+    }
     Ok(())
 }

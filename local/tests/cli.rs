@@ -347,3 +347,44 @@ fn serve_demo_says_the_printed_key_is_the_admin_key_and_what_that_allows() {
         "how to mint a narrower key: {intro}"
     );
 }
+
+/// A demo server whose stdout nobody reads any more (the pipe closed before the walkthrough is
+/// printed) goes on serving: the walkthrough is a courtesy, not a reason to stop.
+#[test]
+fn serve_demo_keeps_serving_when_its_stdout_is_closed() {
+    let db = temp_db("demo-closed-stdout");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = linkledger()
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--demo",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut healthy = 0;
+    while Instant::now() < deadline && healthy < 3 {
+        let answer = Command::new("curl")
+            .args(["-s", &format!("http://127.0.0.1:{port}/health")])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&answer.stdout).contains(r#"{"status":"ok"}"#) {
+            healthy += 1;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(healthy, 3, "the server stopped answering");
+    drop(server);
+}
