@@ -162,14 +162,18 @@ pub async fn get_stats(
     } else {
         None
     };
+    // The store has scoped them to the caller (a creator key's own only): the program's (or the
+    // creator's own) balance is their sum, computed once.
+    let summed = balances.as_ref().and_then(|b| {
+        b.values()
+            .try_fold(Split::default(), |sum, b| sum.checked_add(b).ok())
+    });
     let balance_of = |key: &str| -> Option<Split> {
-        let balances = balances.as_ref()?;
-        match (dimension, &creator) {
-            (Dimension::Creator, _) => Some(balances.get(key).copied().unwrap_or_default()),
-            (_, Some(own)) => Some(balances.get(own.as_str()).copied().unwrap_or_default()),
-            _ => balances
-                .values()
-                .try_fold(Split::default(), |sum, b| sum.checked_add(b).ok()),
+        match dimension {
+            Dimension::Creator => balances
+                .as_ref()
+                .map(|b| b.get(key).copied().unwrap_or_default()),
+            _ => summed,
         }
     };
     let currency = program.currency;
@@ -186,12 +190,6 @@ pub async fn get_stats(
             figures: StatsFigures::new(&row.counters, currency, balance.as_ref()),
         });
     }
-    let total_balance = balances.as_ref().and_then(|b| match &creator {
-        Some(own) => Some(b.get(own.as_str()).copied().unwrap_or_default()),
-        None => b
-            .values()
-            .try_fold(Split::default(), |sum, b| sum.checked_add(b).ok()),
-    });
     let report = StatsReport {
         program: program_id,
         currency,
@@ -201,7 +199,7 @@ pub async fn get_stats(
         group_by: dimension.as_str().to_string(),
         period: period_name(period).to_string(),
         rows: out,
-        totals: StatsFigures::new(&total, currency, total_balance.as_ref()),
+        totals: StatsFigures::new(&total, currency, summed.as_ref()),
     };
     if csv_wanted {
         Ok(csv(

@@ -79,11 +79,7 @@ pub async fn roll_up(handler: &Handler, event: &Event) -> (DynamoDbEventResponse
             .apply(&handler.store, std::slice::from_ref(change))
             .await
         {
-            Ok(rolled) => {
-                total.counted = total.counted.saturating_add(rolled.counted);
-                total.unchanged = total.unchanged.saturating_add(rolled.unchanged);
-                total.transactions = total.transactions.saturating_add(rolled.transactions);
-            }
+            Ok(rolled) => total.add(rolled),
             Err(err) => {
                 tracing::error!(
                     error = %ErrorChain(&err),

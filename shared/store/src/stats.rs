@@ -69,6 +69,15 @@ pub struct Rolled {
     pub transactions: usize,
 }
 
+impl Rolled {
+    /// Adds what another call did.
+    pub fn add(&mut self, other: Rolled) {
+        self.counted = self.counted.saturating_add(other.counted);
+        self.unchanged = self.unchanged.saturating_add(other.unchanged);
+        self.transactions = self.transactions.saturating_add(other.transactions);
+    }
+}
+
 /// The stored form of a bucket (days as `YYYY-MM-DD`, never the date library's own format).
 #[derive(Serialize, Deserialize)]
 struct StoredBucket {

@@ -89,9 +89,7 @@ pub async fn roll_up_pending_by(
     let mut total = Rolled::default();
     loop {
         let pass = roll_up_pass_of(store, db, roll_up, read).await?;
-        total.counted = total.counted.saturating_add(pass.rolled.counted);
-        total.unchanged = total.unchanged.saturating_add(pass.rolled.unchanged);
-        total.transactions = total.transactions.saturating_add(pass.rolled.transactions);
+        total.add(pass.rolled);
         if pass.caught_up {
             return Ok(total);
         }
