@@ -384,3 +384,28 @@ async fn small_passes_over_the_sqlite_feed_count_everything() {
     assert_eq!(total["totals"]["sales"], 2);
     assert_eq!(total["totals"]["commission"], usd("9.00"));
 }
+
+/// One record the roll-up can never count (here a conversion whose stored JSON is unreadable)
+/// is logged and passed over; everything else in the feed is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreadable_record_does_not_hold_up_the_sqlite_roll_up() {
+    use linkledger_store::ports::{Condition, Item, Key};
+    let app = TestApp::sqlite().await;
+    let brand = brand(&app).await;
+    app.table
+        .put(
+            Item::new(
+                Key::new("CONV#cnv_0123456789abcdef0123456789abcdef", "CONV"),
+                "{not json".into(),
+            ),
+            Condition::None,
+        )
+        .await
+        .expect("a raw write");
+    history(&app, &brand).await;
+    app.roll_up().await;
+    let total = stats(&app, &app.admin, &format!("program={}", brand.program)).await;
+    assert_eq!(total["totals"]["clicks"], 5);
+    assert_eq!(total["totals"]["sales"], 2);
+    assert_eq!(total["totals"]["commission"], usd("9.00"));
+}

@@ -60,7 +60,13 @@ pub async fn roll_up_pass_of(
     let rolled = if found.changes.is_empty() {
         Rolled::default()
     } else {
-        roll_up.apply(store, &found.changes).await?
+        match roll_up.apply(store, &found.changes).await {
+            Ok(rolled) => rolled,
+            Err(err) if err.is_retryable() => return Err(err),
+            // One record that can never be counted (unreadable, out of bounds) must not hold up
+            // the others: count them one by one, and pass over (logged) what cannot be counted.
+            Err(_) => one_by_one(store, roll_up, &found.changes).await?,
+        }
     };
     db.ack_changes(found.through).await?;
     Ok(Pass {
@@ -68,6 +74,28 @@ pub async fn roll_up_pass_of(
         // Fewer rows than asked for (counted records' or not): the end of the backlog.
         caught_up: found.rows < read,
     })
+}
+
+/// Counts `changes` one at a time; a change that can never be counted is logged with its cause
+/// and passed over (the cursor moves on with the next one), a retryable failure stops the pass.
+async fn one_by_one(
+    store: &Store,
+    roll_up: &RollUp,
+    changes: &[linkledger_store::stats::Change],
+) -> Result<Rolled, StoreError> {
+    let mut total = Rolled::default();
+    for change in changes {
+        match roll_up.apply(store, std::slice::from_ref(change)).await {
+            Ok(rolled) => total.add(rolled),
+            Err(err) if err.is_retryable() => return Err(err),
+            Err(err) => tracing::error!(
+                error = %ErrorChain(&err),
+                position = change.position,
+                "a change the stats cannot count is passed over"
+            ),
+        }
+    }
+    Ok(total)
 }
 
 /// Counts everything the feed holds now (passes until it is caught up).
