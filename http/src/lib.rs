@@ -61,6 +61,7 @@ error_codes! {
     Forbidden = "forbidden",
     NotFound = "not_found",
     Conflict = "conflict",
+    RateLimited = "rate_limited",
     // A field of a management request, per route.
     InvalidProgram = "invalid_program",
     InvalidEnrolment = "invalid_enrolment",
@@ -405,21 +406,22 @@ fn code_for(status: StatusCode) -> ErrorCode {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
         StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
         s if s.is_server_error() => ErrorCode::Internal,
         _ => ErrorCode::Error,
     }
 }
 
-/// Every error answer is our JSON: an error response that is not JSON (axum's 405 with an
-/// empty body, a plain-text extractor rejection such as a body past its limit) is rewritten,
-/// keeping its status and headers (`Allow` on a 405).
+/// Every error answer is our JSON (or one of the dashboard's own HTML pages): an error response
+/// that is neither (axum's 405 with an empty body, a plain-text extractor rejection such as a
+/// body past its limit) is rewritten, keeping its status and headers (`Allow` on a 405).
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

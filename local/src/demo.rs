@@ -138,10 +138,25 @@ pub async fn seed_and_print(store: &Store, base: &str) -> Result<(), AnyError> {
         &demo,
     )
     .await?;
+    let creator_key = issue_key(
+        store,
+        NewApiKey {
+            role: Role::Creator,
+            creator_id: Some(CreatorId::parse(CREATOR)?),
+            label: Some("demo creator".into()),
+        },
+        &demo,
+    )
+    .await?;
+    let creator_key = creator_key.key;
     let walkthrough = format!(
         r#"
 linkledger demo is ready at {base}
   program {PROGRAM} (USD, 10 % per sale), creator {CREATOR}, link /{LINK}, promo code {PROMO}
+
+Open the dashboard in a browser: {base}/dashboard
+  sign in with the admin KEY below for the brand's dashboard, or with the creator key
+  {creator_key} for the creator's portal (Anna's own links, earnings and payouts).
 
 The KEY below is an ADMIN key: it can do everything - create and change programs, read every
 creator's data and payout e-mail, book adjustments, run settlements and mark payouts paid.

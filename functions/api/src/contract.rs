@@ -5,8 +5,8 @@
 //!   refused ([`ROLE_RESTRICTED`]), `400` + `404` with path parameters (a malformed or unknown
 //!   id), `400` with query parameters, `400` + `413` + `415` with a JSON body, `414` whenever
 //!   it takes parameters (past 8 KiB of URI), `431` with header parameters, `503` when it reads
-//!   the store. (`405` answers a method a path does not have; `429` is never answered: there is
-//!   no rate limit in the service itself.)
+//!   the store, `429` with `Retry-After` when it needs a key (the per-key rate limit,
+//!   `limits.rs`). (`405` answers a method a path does not have.)
 //! - **Formats**: ids (`prg_`/`cre_` + 22 base64url, `cnv_` + 32 hex, `pay_` + 24 hex, link codes
 //!   and their reserved words), dates (`format: date`), cursors, `limit` (1 to 200), and money
 //!   (each currency's decimals and the bound of 10^13 minor units), so that what the schema
@@ -75,6 +75,7 @@ fn describe(status: &str) -> &'static str {
         "413" => "the body is larger than this route accepts (`payload_too_large`)",
         "414" => "the request target is longer than 8 KiB (`uri_too_long`)",
         "415" => "send `Content-Type: application/json` (`unsupported_media_type`)",
+        "429" => "too many requests for this key; retry after `Retry-After` seconds (`rate_limited`)",
         "431" => "the request headers are larger than 16 KiB (`headers_too_large`)",
         "503" => "the store is unavailable; retry (`unavailable`)",
         _ => "error",
@@ -432,7 +433,7 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
     let takes = |place: &str| params.iter().any(|p| p["in"] == json!(place));
     let mut statuses: Vec<&str> = Vec::new();
     if op.contains_key("security") {
-        statuses.push("401");
+        statuses.extend(["401", "429"]);
     }
     if ROLE_RESTRICTED.contains(&operation_id.as_str()) {
         statuses.push("403");
@@ -464,9 +465,15 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         .as_object_mut();
     if let Some(responses) = responses {
         for status in statuses {
-            responses
+            let answer = responses
                 .entry(status.to_string())
                 .or_insert_with(|| error_response(describe(status)));
+            if status == "429" {
+                answer["headers"] = json!({"Retry-After": {
+                    "description": "whole seconds until a request may succeed",
+                    "schema": {"type": "integer", "minimum": 1}
+                }});
+            }
         }
         for (status, response) in responses.iter_mut() {
             if status.starts_with('4') || status.starts_with('5') {

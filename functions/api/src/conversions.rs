@@ -19,7 +19,7 @@ use crate::pages::{partition, Page, PageParams, Partition};
 use crate::wire;
 use crate::ApiState;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ConversionQuery {

@@ -10,8 +10,10 @@ mod bounds;
 mod contract;
 mod conversions;
 mod creators;
+mod dashboard;
 mod keys;
 mod ledger;
+pub mod limits;
 mod links;
 mod pages;
 mod paging;
@@ -56,6 +58,8 @@ pub struct ApiState {
     settlement: Option<Arc<dyn Queue>>,
     /// The key sealing listing cursors (`paging.rs`), read from the store once.
     cursor_key: tokio::sync::OnceCell<Arc<[u8]>>,
+    /// Rate limits of this process (`limits.rs`).
+    limits: Arc<limits::Limits>,
 }
 
 impl ApiState {
@@ -66,7 +70,18 @@ impl ApiState {
             finance: None,
             settlement: None,
             cursor_key: tokio::sync::OnceCell::new(),
+            limits: Arc::new(limits::Limits::default()),
         }
+    }
+
+    /// Other rate limits than the defaults (tests, and a deployment's own).
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    pub(crate) fn limits(&self) -> &limits::Limits {
+        &self.limits
     }
 
     /// The cursor-sealing key: the store's `cursor_secret` setting (created at random by the
@@ -190,7 +205,30 @@ pub fn openapi() -> serde_json::Value {
     contract::complete(&doc)
 }
 
-/// `/api/...`, `/openapi.json` and `/health`, with a JSON 404 for anything else.
+/// Each key's requests to `/api` (or each address's, without a key) are limited
+/// ([`limits::API_PER_SECOND`]); past it, 429 with `Retry-After`.
+async fn api_rate_limit(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path().starts_with("/api/") {
+        let bucket = match request.headers().get(axum::http::header::AUTHORIZATION) {
+            Some(value) => limits::bucket("key", value.to_str().unwrap_or("")),
+            None => limits::bucket(
+                "address",
+                &linkledger_http::client_ip(request.headers(), request.extensions()),
+            ),
+        };
+        if let Err(refused) = state.limits().api.check(&bucket) {
+            return refused.into_api_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// `/api/...`, `/openapi.json`, `/health` and `/dashboard/...`, with a JSON 404 for anything
+/// else.
 pub fn router(state: Arc<ApiState>) -> Router {
     // Read the cursor key now, off any request's path (a listing would otherwise pay for it).
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -215,6 +253,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             state.clone(),
             paging::paging,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api_rate_limit,
+        ))
+        .merge(dashboard::routes())
         .fallback(linkledger_http::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);

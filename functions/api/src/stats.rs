@@ -25,7 +25,7 @@ use crate::ApiState;
 /// Days shown when no range is given: the last 30, today included.
 const DEFAULT_DAYS: i64 = 30;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
@@ -96,16 +96,36 @@ pub async fn get_stats(
     caller: Caller,
     Query(params): Query<StatsParams>,
 ) -> Result<Response, HttpError> {
-    let (dimension, period) = shape(&params)?;
     let csv_wanted = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => return Err(invalid("format: json or csv")),
     };
+    let (report, creator) = report(&state, &caller, &params).await?;
+    if csv_wanted {
+        Ok(csv_of(&report, creator.as_ref()))
+    } else {
+        Ok(Json(report).into_response())
+    }
+}
+
+/// A report as its CSV download.
+pub(crate) fn csv_of(report: &StatsReport, creator: Option<&CreatorId>) -> Response {
+    csv(csv_rows(report), &stats_filename(report, creator))
+}
+
+/// The report `params` ask for, scoped to the caller, and the creator it was scoped to (the API
+/// and the dashboard both answer from it).
+pub(crate) async fn report(
+    state: &ApiState,
+    caller: &Caller,
+    params: &StatsParams,
+) -> Result<(StatsReport, Option<CreatorId>), HttpError> {
+    let (dimension, period) = shape(params)?;
     let unknown = || HttpError::not_found("no such program");
     let program_id = ProgramId::parse(&params.program).map_err(|_| unknown())?;
     // A creator key asking about another creator sees nothing, as every listing does.
-    let Some(creator) = creator_scope(&caller, params.creator.as_deref())? else {
+    let Some(creator) = creator_scope(caller, params.creator.as_deref())? else {
         return Err(HttpError::forbidden(
             "a creator key sees its own stats only",
         ));
@@ -201,14 +221,7 @@ pub async fn get_stats(
         rows: out,
         totals: StatsFigures::new(&total, currency, summed.as_ref()),
     };
-    if csv_wanted {
-        Ok(csv(
-            csv_rows(&report),
-            &stats_filename(&report, creator.as_ref()),
-        ))
-    } else {
-        Ok(Json(report).into_response())
-    }
+    Ok((report, creator))
 }
 
 fn period_name(period: Period) -> &'static str {

@@ -27,6 +27,7 @@ pub mod link;
 pub mod manage;
 pub mod money;
 pub mod program;
+pub mod session;
 pub mod settlement;
 pub mod signature;
 pub mod stats;

@@ -525,6 +525,17 @@ impl Balance {
 
     /// Pending, payable and paid at `now`: payable is everything available by the end of
     /// `now`'s UTC date (tonight's cutoff), net of what was paid.
+    /// The amounts not payable yet at `now`, by the date each becomes payable (the settlement
+    /// of that date pays it), earliest first.
+    pub fn pending_by_date(&self, now: OffsetDateTime) -> Vec<(Date, i64)> {
+        let today = now.to_offset(time::UtcOffset::UTC).date();
+        self.due
+            .iter()
+            .filter(|(date, amount)| **date > today && **amount != 0)
+            .map(|(date, amount)| (*date, *amount))
+            .collect()
+    }
+
     pub fn split(&self, now: OffsetDateTime) -> Result<Split, Overflow> {
         let today = now.to_offset(time::UtcOffset::UTC).date();
         let mut pending = 0i64;

@@ -99,6 +99,11 @@ pub fn api_key_item(k: &ApiKey, hash: &str, body: String) -> Item {
     Item::new(api_key(hash), body).with_gsi1(IndexKey::new(API_KEYS, k.id.as_str()))
 }
 
+/// A dashboard session, by its token's hash.
+pub fn session(token_hash: &str) -> Key {
+    Key::new(format!("SESSION#{token_hash}"), "SESSION")
+}
+
 pub fn setting(name: &str) -> Key {
     Key::new(format!("SETTING#{name}"), "SETTING")
 }

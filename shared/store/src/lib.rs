@@ -12,6 +12,7 @@ mod conversions;
 mod keys;
 pub mod ports;
 mod scoped;
+mod sessions;
 pub mod settlement;
 mod settlements;
 pub mod stats;
@@ -563,6 +564,51 @@ impl Store {
             .get_record(keys::api_key(&key_hash(secret)))
             .await?
             .map(|v| v.record))
+    }
+
+    /// The key with this public id, and its version (a lookup on the key index).
+    pub async fn api_key_by_id(&self, id: &str) -> Result<Option<Versioned<ApiKey>>, StoreError> {
+        Ok(self
+            .api_key_item_by_id(id)
+            .await?
+            .map(|(record, item)| Versioned {
+                record,
+                version: item.version,
+            }))
+    }
+
+    async fn api_key_item_by_id(&self, id: &str) -> Result<Option<(ApiKey, Item)>, StoreError> {
+        let query =
+            Query::new(Index::Gsi1, keys::API_KEYS, SkRange::Prefix(id.to_string())).limit(2);
+        let page = self.table.query(&query).await?;
+        for item in page.items {
+            let key: ApiKey = decode(&item)?;
+            if key.id == id {
+                return Ok(Some((key, item)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores `revoked` over the key of the same id if it is still at `version`, with its audit
+    /// entry; `ConditionFailed` when it changed meanwhile, `Ok(false)` when there is no such key.
+    pub async fn revoke_api_key(
+        &self,
+        revoked: &ApiKey,
+        version: u64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let Some((_, stored)) = self.api_key_item_by_id(&revoked.id).await? else {
+            return Ok(false);
+        };
+        let item = Item {
+            body: encode(revoked)?,
+            version: version.saturating_add(1),
+            ..stored
+        };
+        self.put_audited(item, Condition::VersionIs(version), audit)
+            .await?;
+        Ok(true)
     }
 
     pub async fn api_keys(

@@ -600,6 +600,24 @@ impl Store {
         stats::rows(cells, q.period).map_err(overflow)
     }
 
+    /// One creator's balance in `program` now, and its pending amounts by the date each becomes
+    /// payable (one read).
+    pub async fn balance_schedule(
+        &self,
+        program: &ProgramId,
+        creator: &CreatorId,
+    ) -> Result<(Split, Vec<(Date, i64)>), StoreError> {
+        let Some(item) = self.table.get(&keys::balance(program, creator)).await? else {
+            return Ok((Split::default(), Vec::new()));
+        };
+        let now = self.now();
+        let balance = decode::<StoredBalance>(&item)?.balance(&item.key)?;
+        Ok((
+            balance.split(now).map_err(overflow)?,
+            balance.pending_by_date(now),
+        ))
+    }
+
     /// Pending, payable and paid now, per creator of `program` (only `creator`'s when given).
     pub async fn balances(
         &self,

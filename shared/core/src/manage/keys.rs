@@ -24,6 +24,8 @@ pub enum KeyError {
     Label,
     #[error("no such creator")]
     UnknownCreator,
+    #[error("this key is already revoked")]
+    AlreadyRevoked,
 }
 
 /// The checks that need no facts: run before reading the creator a key is for.
@@ -68,4 +70,29 @@ pub fn issue(
         Some(&minted.record),
     );
     Ok((minted, audit))
+}
+
+/// The key revoked, with its audit entry: a revoked key signs nothing in again, and revoking is
+/// final (a new key is issued instead).
+pub fn revoke(
+    key: &ApiKey,
+    now: OffsetDateTime,
+    actor: &Actor,
+) -> Result<(ApiKey, AuditEntry), KeyError> {
+    if key.revoked {
+        return Err(KeyError::AlreadyRevoked);
+    }
+    let revoked = ApiKey {
+        revoked: true,
+        ..key.clone()
+    };
+    let audit = AuditEntry::new(
+        now,
+        actor,
+        "api_key.revoke",
+        &key.id,
+        Some(key),
+        Some(&revoked),
+    );
+    Ok((revoked, audit))
 }
