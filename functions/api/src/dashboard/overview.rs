@@ -174,7 +174,7 @@ async fn live_section(
     program: &str,
     from: Option<&str>,
     to: Option<&str>,
-) -> Result<Markup, PageError> {
+) -> Result<(Markup, String, String), PageError> {
     let caller = &viewer.caller;
     let (totals, _) = report(
         state,
@@ -213,7 +213,8 @@ async fn live_section(
         Some(named)
     };
     let updated = layout::when(&state.store.now());
-    Ok(html! {
+    let range = (totals.from.clone(), totals.to.clone());
+    let markup = html! {
         p class="hint" { "From " (totals.from) " to " (totals.to) " (" (totals.time_zone) "). Updated " (updated) "." }
         (figures(&totals.totals))
         (daily(&days))
@@ -245,7 +246,8 @@ async fn live_section(
                 }))
             }
         }
-    })
+    };
+    Ok((markup, range.0, range.1))
 }
 
 fn live_url(program: &str, from: Option<&str>, to: Option<&str>) -> String {
@@ -283,14 +285,17 @@ pub(crate) async fn show(
         .0
         .clone();
     let (from, to) = (q.get("from"), q.get("to"));
-    let (live, notice) = match live_section(&state, &viewer, &program, from, to).await {
-        Ok(live) => (live, None),
-        Err(PageError(err)) if err.status.is_client_error() => (
-            live_section(&state, &viewer, &program, None, None).await?,
-            Some(Notice::Error(err.message)),
-        ),
-        Err(other) => return Err(other),
-    };
+    let ((live, shown_from, shown_to), notice, from, to) =
+        match live_section(&state, &viewer, &program, from, to).await {
+            Ok(live) => (live, None, from, to),
+            Err(PageError(err)) if err.status.is_client_error() => (
+                live_section(&state, &viewer, &program, None, None).await?,
+                Some(Notice::Error(err.message)),
+                None,
+                None,
+            ),
+            Err(other) => return Err(other),
+        };
     let options: Vec<(String, String)> = programs
         .iter()
         .map(|(id, name, currency)| (id.clone(), format!("{name} ({currency})")))
@@ -300,8 +305,8 @@ pub(crate) async fn show(
         (layout::notice(notice.as_ref()))
         form method="get" action="/dashboard" class="filters" {
             (layout::select("overview-program", "Program", "program", &options, Some(&program)))
-            (layout::field("overview-from", "From", "from", "date", from.unwrap_or(""), ""))
-            (layout::field("overview-to", "To", "to", "date", to.unwrap_or(""), ""))
+            (layout::field("overview-from", "From", "from", "date", &shown_from, ""))
+            (layout::field("overview-to", "To", "to", "date", &shown_to, ""))
             p class="field" { button type="submit" { "Show" } }
         }
         section id="live" data-live={ "/dashboard/live?" (query_string) } data-every=(REFRESH_MS) aria-label="Figures" {
@@ -328,7 +333,7 @@ pub(crate) async fn live(
 ) -> PageResult {
     let q = query(raw);
     let program = q.get("program").unwrap_or("");
-    let live = live_section(&state, &viewer, program, q.get("from"), q.get("to")).await?;
+    let (live, ..) = live_section(&state, &viewer, program, q.get("from"), q.get("to")).await?;
     ok(live)
 }
 
