@@ -557,6 +557,7 @@ async fn a_creator_sees_only_its_own_data_on_every_page(app: TestApp) {
         );
     }
     app.promo_code(&program, "BENONLY", &ben).await;
+    app.promo_code(&program, "ANNA15", &anna).await;
     for (code, ip) in [
         ("anna10", "203.0.113.1"),
         ("ben-secret-code", "203.0.113.2"),
@@ -597,6 +598,11 @@ async fn a_creator_sees_only_its_own_data_on_every_page(app: TestApp) {
     }
     let links = browser.get("/dashboard/links").await;
     assert!(links.html.contains("data-link-code=\"anna10\""));
+    assert!(
+        links.html.contains("<code>ANNA15</code>"),
+        "her promo code: {}",
+        links.html
+    );
     assert!(links.html.contains("/dashboard/links/anna10/qr.svg"));
     let qr = browser.get("/dashboard/links/anna10/qr.svg").await;
     assert_eq!(qr.status, StatusCode::OK);
@@ -742,6 +748,68 @@ async fn failed_sign_ins_are_limited_per_address(app: TestApp) {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
 
+/// A promo code disabled from the program's page attributes no further order: a sale with it is
+/// booked unattributed.
+async fn a_disabled_promo_code_attributes_nothing(app: TestApp) {
+    let program = app.program().await;
+    let (anna, _) = app.creator(&program, "anna").await;
+    app.promo_code(&program, "ANNA10", &anna).await;
+    let secret = app
+        .webhook_secret(&program, Platform::Postback, Some("postback_test_secret_1"))
+        .await;
+    let mut browser = Browser::signed_in(&app, &app.admin).await;
+    let page = browser.get(&format!("/dashboard/programs/{program}")).await;
+    assert!(
+        page.html.contains("Disable promo code ANNA10"),
+        "{}",
+        page.html
+    );
+    let disabled = browser
+        .post(
+            &format!("/dashboard/programs/{program}/codes/ANNA10/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.html);
+    assert!(disabled.html.contains("Promo code ANNA10 disabled."));
+    let again = browser
+        .post(
+            &format!("/dashboard/programs/{program}/codes/anna10/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
+    let listed = app
+        .get(&format!("/api/programs/{program}/promo-codes"), &app.admin)
+        .await;
+    assert_eq!(listed.json["items"][0]["disabled"], true);
+
+    let body =
+        json!({"event": "sale", "order_id": "coupon-1", "amount": "30.00", "currency": "USD",
+                      "coupon": "anna10", "occurred_at": rfc3339_in(60)})
+        .to_string()
+        .into_bytes();
+    let delivered = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers(&secret, &body, now_unix()),
+            &body,
+        )
+        .await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.json);
+    app.drain().await;
+    let conversions = app
+        .get(&format!("/api/conversions?program={program}"), &app.admin)
+        .await;
+    let items = conversions.json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", conversions.json);
+    assert_eq!(items[0]["status"], "unattributed");
+    assert_eq!(
+        items[0]["commission"],
+        json!({"amount": "0.00", "currency": "USD"})
+    );
+}
+
 async fn dashboard_errors_are_pages_never_5xx(app: TestApp) {
     let mut browser = Browser::signed_in(&app, &app.admin).await;
     for (path, status) in [
@@ -771,6 +839,7 @@ on_both_backends!(
     a_hold_is_approved_and_settled_from_the_dashboard,
     revoking_or_rotating_a_key_ends_what_it_opened,
     failed_sign_ins_are_limited_per_address,
+    a_disabled_promo_code_attributes_nothing,
     dashboard_errors_are_pages_never_5xx,
 );
 

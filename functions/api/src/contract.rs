@@ -32,6 +32,7 @@ const ROLE_RESTRICTED: &[&str] = &[
     "enrol_creator",
     "list_enrolments",
     "create_promo_code",
+    "disable_promo_code",
     "create_creator",
     "list_creators",
     "create_link",
@@ -59,6 +60,7 @@ const BODY_NAMES_RECORDS: &[&str] = &[
     "create_link",
     "create_adjustment",
     "create_promo_code",
+    "disable_promo_code",
     "enrol_creator",
 ];
 

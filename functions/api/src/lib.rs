@@ -166,6 +166,7 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
             promo_codes::create_promo_code,
             promo_codes::list_promo_codes
         ))
+        .routes(routes!(promo_codes::disable_promo_code))
         .routes(routes!(creators::create_creator, creators::list_creators))
         .routes(routes!(creators::get_creator))
         .routes(routes!(links::create_link, links::list_links))

@@ -56,6 +56,7 @@ fn promo_code_refused(err: PromoCodeError) -> HttpError {
     let code = match err {
         PromoCodeError::Code(_) => ErrorCode::InvalidCode,
         PromoCodeError::NotEnrolled => ErrorCode::NotEnrolled,
+        PromoCodeError::AlreadyDisabled => return HttpError::conflict(err.to_string()),
     };
     HttpError::bad_request(code, err.to_string())
 }
@@ -85,4 +86,38 @@ pub async fn list_promo_codes(
         }
     };
     Ok(Json(listing.into()))
+}
+
+#[utoipa::path(post, path = "/api/programs/{id}/promo-codes/{promo}/disable", tag = "promo codes",
+    params(("id" = String, Path), ("promo" = String, Path, description = "the promo code, in any case")),
+    security(("bearer" = [])),
+    responses((status = 200, body = wire::programs::PromoCode, description = "the code, disabled: it attributes no further orders"),
+        (status = 409, body = linkledger_http::ErrorBody, description = "already disabled, or changed meanwhile")))]
+pub async fn disable_promo_code(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path((id, promo)): Path<(String, String)>,
+) -> Result<Json<wire::programs::PromoCode>, HttpError> {
+    caller.admin()?;
+    let (program, _) = visible_program(&state, &caller, &id).await?;
+    let code = linkledger_core::link::parse_promo_code(&promo)
+        .map_err(|_| HttpError::not_found("no such promo code"))?;
+    let found = state
+        .store
+        .promo_code_versioned(&program.id, &code)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such promo code"))?;
+    let (disabled, audit) = promo_codes::disable(&found.record, state.store.now(), &caller.actor())
+        .map_err(promo_code_refused)?;
+    match state
+        .store
+        .update_promo_code(&disabled, found.version, &audit)
+        .await
+    {
+        Ok(()) => Ok(Json((&disabled).into())),
+        Err(linkledger_store::ports::StoreError::ConditionFailed { .. }) => Err(
+            HttpError::conflict("the promo code changed meanwhile; reload and retry"),
+        ),
+        Err(other) => Err(other.into()),
+    }
 }

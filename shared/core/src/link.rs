@@ -60,6 +60,10 @@ pub struct PromoCode {
     pub creator_id: CreatorId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// A disabled code attributes nothing from then on (orders that used it are booked as
+    /// unattributed unless a click names their creator); disabling is final.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

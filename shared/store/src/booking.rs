@@ -166,8 +166,14 @@ async fn gather_order<'p>(
         if let Some(click_id) = order.click_id.and_then(|c| ClickId::parse(c.trim()).ok()) {
             attribution.click = store.click(&click_id).await?;
         }
+        // The first of the order's codes that is known and not disabled (a disabled code
+        // attributes nothing).
         for code in order.coupons {
-            if let Some(promo) = store.promo_code(&program.id, code).await? {
+            if let Some(promo) = store
+                .promo_code(&program.id, code)
+                .await?
+                .filter(|p| !p.disabled)
+            {
                 attribution.coupon = Some((code.clone(), promo.creator_id));
                 break;
             }

@@ -385,6 +385,28 @@ impl Store {
             .map(|v| v.record))
     }
 
+    /// A promo code with its version (for [`Store::update_promo_code`]).
+    pub async fn promo_code_versioned(
+        &self,
+        program: &ProgramId,
+        code: &str,
+    ) -> Result<Option<Versioned<PromoCode>>, StoreError> {
+        self.get_record(keys::promo(program, &promo_key(code)))
+            .await
+    }
+
+    /// Replaces a promo code if it is still at `version`, with its audit entry.
+    pub async fn update_promo_code(
+        &self,
+        promo: &PromoCode,
+        version: u64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let item = keys::promo_item(promo, encode(promo)?).with_version(version.saturating_add(1));
+        self.put_audited(item, Condition::VersionIs(version), audit)
+            .await
+    }
+
     pub async fn promo_codes(
         &self,
         program: &ProgramId,

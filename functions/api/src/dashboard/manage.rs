@@ -230,9 +230,15 @@ async fn program_markup(
             }
             section aria-labelledby="codes" {
                 h2 id="codes" { "Promo codes" }
-                (layout::table("Promo codes", &["Code", "Creator", "Created"], html! {
+                (layout::table("Promo codes", &["Code", "Creator", "Created", "State", ""], html! {
                     @for c in &codes.items {
-                        tr { td { (layout::code(&c.code)) } td { (c.creator_id) } td { (layout::when(&c.created_at)) } }
+                        tr {
+                            td { (layout::code(&c.code)) } td { (c.creator_id) } td { (layout::when(&c.created_at)) }
+                            td { @if c.disabled { "disabled" } @else { "active" } }
+                            td { @if admin && !c.disabled {
+                                (layout::button_form(viewer, &format!("/dashboard/programs/{}/codes/{}/disable", p.id, c.code), "Disable", &format!("Disable promo code {}", c.code)))
+                            } }
+                        }
                     }
                 }))
                 @if admin && !creators.is_empty() {
@@ -686,13 +692,35 @@ async fn links_markup(
     } else {
         Vec::new()
     };
+    let mut codes = Vec::new();
+    if viewer.is_creator() {
+        for (program, name, _) in &programs {
+            let page = crate::promo_codes::list_promo_codes(
+                State(state.clone()),
+                viewer.caller.clone(),
+                linkledger_http::Path(program.clone()),
+                first_page(),
+            )
+            .await?
+            .0;
+            codes.extend(page.items.into_iter().map(|c| (name.clone(), c)));
+        }
+    }
     Ok(layout::page(
         viewer,
         "Links",
         "/dashboard/links",
         html! {
-            (layout::notice(notice.as_ref()))
-            (links_table(viewer, &links))
+        (layout::notice(notice.as_ref()))
+        (links_table(viewer, &links))
+        @if !codes.is_empty() {
+            h2 { "Your promo codes" }
+            (layout::table("Your promo codes", &["Code", "Program", "State"], html! {
+                @for (program, c) in &codes {
+                    tr { td { (layout::code(&c.code)) } td { (program) } td { @if c.disabled { "disabled" } @else { "active" } } }
+                }
+            }))
+        }
             p class="status" role="status" data-copy-status {}
             @if !program_options.is_empty() {
                 section aria-labelledby="new-link" class="card" {
@@ -775,6 +803,34 @@ pub(crate) async fn disable_link(
         Err(err) => Notice::Error(err.message.clone()),
     };
     let markup = links_markup(&state, &viewer, Some(notice)).await?;
+    Ok(match disabled {
+        Ok(_) => layout::html(StatusCode::OK, markup),
+        Err(err) => failed(markup, &err),
+    })
+}
+
+/// `POST /dashboard/programs/{id}/codes/{code}/disable`.
+pub(crate) async fn disable_code(
+    State(state): State<Arc<ApiState>>,
+    viewer: Viewer,
+    Path((id, code)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    if let Err(response) = viewer.form(&headers, &body) {
+        return Ok(*response);
+    }
+    let disabled = crate::promo_codes::disable_promo_code(
+        State(state.clone()),
+        viewer.caller.clone(),
+        linkledger_http::Path((id.clone(), code.clone())),
+    )
+    .await;
+    let notice = match &disabled {
+        Ok(Json(promo)) => Notice::Done(format!("Promo code {} disabled.", promo.code)),
+        Err(err) => Notice::Error(err.message.clone()),
+    };
+    let markup = program_markup(&state, &viewer, &id, Some(notice)).await?;
     Ok(match disabled {
         Ok(_) => layout::html(StatusCode::OK, markup),
         Err(err) => failed(markup, &err),

@@ -166,6 +166,10 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         )
         .route("/dashboard/programs/{id}/codes", post(manage::create_code))
         .route(
+            "/dashboard/programs/{id}/codes/{code}/disable",
+            post(manage::disable_code),
+        )
+        .route(
             "/dashboard/creators",
             get(manage::creators).post(manage::create_creator),
         )

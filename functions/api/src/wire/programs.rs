@@ -451,6 +451,8 @@ pub struct PromoCode {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// A disabled code attributes no further orders.
+    pub disabled: bool,
 }
 
 impl From<&link::PromoCode> for PromoCode {
@@ -460,6 +462,7 @@ impl From<&link::PromoCode> for PromoCode {
             program_id: promo.program_id.clone(),
             creator_id: promo.creator_id.clone(),
             created_at: promo.created_at,
+            disabled: promo.disabled,
         }
     }
 }

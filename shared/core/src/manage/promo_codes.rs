@@ -13,6 +13,8 @@ pub enum PromoCodeError {
     Code(&'static str),
     #[error("enrol the creator in the program first")]
     NotEnrolled,
+    #[error("this promo code is already disabled")]
+    AlreadyDisabled,
 }
 
 /// The checks that need no facts: run before reading the creator's enrolment.
@@ -41,6 +43,7 @@ pub fn create(
         program_id: program.id.clone(),
         creator_id: input.creator_id.clone(),
         created_at: now,
+        disabled: false,
     };
     let audit = AuditEntry::new(
         now,
@@ -51,4 +54,28 @@ pub fn create(
         Some(&promo),
     );
     Ok((promo, audit))
+}
+
+/// The promo code disabled, with its audit entry.
+pub fn disable(
+    promo: &PromoCode,
+    now: OffsetDateTime,
+    actor: &Actor,
+) -> Result<(PromoCode, AuditEntry), PromoCodeError> {
+    if promo.disabled {
+        return Err(PromoCodeError::AlreadyDisabled);
+    }
+    let disabled = PromoCode {
+        disabled: true,
+        ..promo.clone()
+    };
+    let audit = AuditEntry::new(
+        now,
+        actor,
+        "promo_code.disable",
+        &promo.code,
+        Some(promo),
+        Some(&disabled),
+    );
+    Ok((disabled, audit))
 }
