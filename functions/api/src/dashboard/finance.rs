@@ -288,7 +288,10 @@ async fn settlements_markup(
                         td { (word(&run.status)) }
                         td { (run.lines) }
                         td { (run.failed_lines) }
-                        td { @for t in &run.totals { (serde_json::to_string(t).unwrap_or_default()) " " } }
+                        td { @for t in &run.totals {
+                        (layout::money(&t.paid)) " paid in " (t.payouts) " payouts; "
+                        (layout::money(&t.carried)) " carried, " (layout::money(&t.owed)) " owed. "
+                    } }
                     }
                 }
             }))
