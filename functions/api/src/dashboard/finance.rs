@@ -17,7 +17,7 @@ use linkledger_http::{ErrorCode, HttpError, Json, Query};
 use super::forms::input;
 use super::layout::{self, Notice};
 use super::session::{see_other, Viewer};
-use super::{ok, programs_of, query, PageError, PageResult};
+use super::{ok, outcome, programs_of, query, PageError, PageResult};
 use crate::conversions::ConversionQuery;
 use crate::pages::PageParams;
 use crate::settlements::PaypalQuery;
@@ -210,9 +210,7 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return Ok(*response);
-    }
+    viewer.form(&headers, &body)?;
     let path = linkledger_http::Path(id);
     let decided = match decision.as_str() {
         "approve" => {
@@ -229,15 +227,11 @@ pub(crate) async fn decide(
         }
         _ => Err(HttpError::not_found("approve or reject")),
     };
-    let notice = match &decided {
-        Ok(Json(c)) => Notice::Done(format!("Order {} {}.", c.order_id, word(&c.status))),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(decided, |Json(c)| {
+        format!("Order {} {}.", c.order_id, word(&c.status))
+    })?;
     let markup = holds_markup(&state, &viewer, Some(notice)).await?;
-    Ok(match decided {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => layout::html(err.status.max(StatusCode::BAD_REQUEST), markup),
-    })
+    Ok(layout::html(status, markup))
 }
 
 async fn settlements_markup(
@@ -311,10 +305,7 @@ pub(crate) async fn run_settlement(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let ran = async {
         let input = input(json!({"date": form.string("date")}))?;
         crate::settlements::run_settlement(State(state.clone()), viewer.caller.clone(), Json(input))
@@ -457,19 +448,16 @@ pub(crate) async fn paypal_csv(
 pub(crate) async fn mark_payout(
     State(state): State<Arc<ApiState>>,
     viewer: Viewer,
-    Path((id, outcome)): Path<(String, String)>,
+    Path((id, marking)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let date = query(raw).get("date").unwrap_or("").to_string();
     let path = linkledger_http::Path(id);
     let marked = async {
-        match outcome.as_str() {
+        match marking.as_str() {
             "paid" => {
                 let paid_on = state.store.now().date().to_string();
                 let input = input(
@@ -500,13 +488,9 @@ pub(crate) async fn mark_payout(
         }
     }
     .await;
-    let notice = match &marked {
-        Ok(Json(p)) => Notice::Done(format!("Payout {} is {}.", p.id, word(&p.status))),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(marked, |Json(p)| {
+        format!("Payout {} is {}.", p.id, word(&p.status))
+    })?;
     let markup = settlement_markup(&state, &viewer, &date, Some(notice)).await?;
-    Ok(match marked {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => layout::html(err.status.max(StatusCode::BAD_REQUEST), markup),
-    })
+    Ok(layout::html(status, markup))
 }

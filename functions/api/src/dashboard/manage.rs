@@ -16,7 +16,7 @@ use linkledger_http::{HttpError, Json, Query};
 use super::forms::{input, Form};
 use super::layout::{self, Notice};
 use super::session::{see_other, Viewer};
-use super::{ok, programs_of, query, PageError, PageResult};
+use super::{ok, outcome, programs_of, query, PageError, PageResult};
 use crate::links::LinkQuery;
 use crate::pages::PageParams;
 use crate::stats::{report, StatsParams};
@@ -142,10 +142,7 @@ pub(crate) async fn create_program(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let currency = form.get("currency").unwrap_or("").to_ascii_uppercase();
     let created = async {
         let input = input(program_json(&form, &currency))?;
@@ -271,10 +268,7 @@ pub(crate) async fn update_program(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let saved = async {
         let current = crate::programs::visible_program(&state, &viewer.caller, &id)
             .await?
@@ -293,15 +287,9 @@ pub(crate) async fn update_program(
         .await
     }
     .await;
-    let notice = match &saved {
-        Ok(_) => Notice::Done("Settings saved.".into()),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(saved, |_| "Settings saved.".into())?;
     let markup = program_markup(&state, &viewer, &id, Some(notice)).await?;
-    Ok(match saved {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }
 
 /// `POST /dashboard/programs/{id}/codes`.
@@ -312,10 +300,7 @@ pub(crate) async fn create_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let created = async {
         let input =
             input(json!({"code": form.string("code"), "creator_id": form.string("creator_id")}))?;
@@ -328,15 +313,11 @@ pub(crate) async fn create_code(
         .await
     }
     .await;
-    let notice = match &created {
-        Ok((_, Json(code))) => Notice::Done(format!("Promo code {} added.", code.code)),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(created, |(_, Json(code))| {
+        format!("Promo code {} added.", code.code)
+    })?;
     let markup = program_markup(&state, &viewer, &id, Some(notice)).await?;
-    Ok(match created {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }
 
 async fn creators_markup(
@@ -436,10 +417,7 @@ pub(crate) async fn create_creator(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let created = async {
         let input = input(
             json!({"name": form.string("name"), "payout_email": form.string("payout_email")}),
@@ -548,10 +526,7 @@ pub(crate) async fn enrol(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let program = form.get("program").unwrap_or("").to_string();
     let enrolled = async {
         let input = input(json!({"creator_id": id}))?;
@@ -564,15 +539,9 @@ pub(crate) async fn enrol(
         .await
     }
     .await;
-    let notice = match &enrolled {
-        Ok(_) => Notice::Done("Enrolled.".into()),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(enrolled, |_| "Enrolled.".into())?;
     let markup = creator_markup(&state, &viewer, &id, Some(notice), None).await?;
-    Ok(match enrolled {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }
 
 /// `POST /dashboard/creators/{id}/keys`: the key is shown on the answer, once.
@@ -583,9 +552,7 @@ pub(crate) async fn issue_creator_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return Ok(*response);
-    }
+    viewer.form(&headers, &body)?;
     let issued = async {
         let input = input(json!({"role": "creator", "creator_id": id, "label": "creator portal"}))?;
         crate::keys::create_key(State(state.clone()), viewer.caller.clone(), Json(input)).await
@@ -756,10 +723,7 @@ pub(crate) async fn create_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let created = async {
         let input = input(json!({
             "program_id": form.string("program_id"),
@@ -770,15 +734,11 @@ pub(crate) async fn create_link(
         crate::links::create_link(State(state.clone()), viewer.caller.clone(), Json(input)).await
     }
     .await;
-    let notice = match &created {
-        Ok((_, Json(link))) => Notice::Done(format!("Link {} created.", link.code)),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(created, |(_, Json(link))| {
+        format!("Link {} created.", link.code)
+    })?;
     let markup = links_markup(&state, &viewer, Some(notice)).await?;
-    Ok(match created {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }
 
 /// `POST /dashboard/links/{code}/disable`.
@@ -789,24 +749,16 @@ pub(crate) async fn disable_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return Ok(*response);
-    }
+    viewer.form(&headers, &body)?;
     let disabled = crate::links::disable_link(
         State(state.clone()),
         viewer.caller.clone(),
         linkledger_http::Path(code.clone()),
     )
     .await;
-    let notice = match &disabled {
-        Ok(_) => Notice::Done(format!("Link {code} disabled.")),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(disabled, |_| format!("Link {code} disabled."))?;
     let markup = links_markup(&state, &viewer, Some(notice)).await?;
-    Ok(match disabled {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }
 
 /// `POST /dashboard/programs/{id}/codes/{code}/disable`.
@@ -817,22 +769,16 @@ pub(crate) async fn disable_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return Ok(*response);
-    }
+    viewer.form(&headers, &body)?;
     let disabled = crate::promo_codes::disable_promo_code(
         State(state.clone()),
         viewer.caller.clone(),
         linkledger_http::Path((id.clone(), code.clone())),
     )
     .await;
-    let notice = match &disabled {
-        Ok(Json(promo)) => Notice::Done(format!("Promo code {} disabled.", promo.code)),
-        Err(err) => Notice::Error(err.message.clone()),
-    };
+    let (notice, status) = outcome(disabled, |Json(promo)| {
+        format!("Promo code {} disabled.", promo.code)
+    })?;
     let markup = program_markup(&state, &viewer, &id, Some(notice)).await?;
-    Ok(match disabled {
-        Ok(_) => layout::html(StatusCode::OK, markup),
-        Err(err) => failed(markup, &err),
-    })
+    Ok(layout::html(status, markup))
 }

@@ -68,6 +68,22 @@ impl IntoResponse for PageError {
 
 pub(crate) type PageResult = Result<Response, PageError>;
 
+/// A form post's outcome as its page shows it: the notice, and the status to answer with (200;
+/// the refusal's own, at least 400). A server error is the error page (its cause logged).
+pub(crate) fn outcome<T>(
+    result: Result<T, HttpError>,
+    done: impl FnOnce(&T) -> String,
+) -> Result<(layout::Notice, StatusCode), PageError> {
+    match result {
+        Ok(value) => Ok((layout::Notice::Done(done(&value)), StatusCode::OK)),
+        Err(err) if err.status.is_server_error() => Err(err.into()),
+        Err(err) => Ok((
+            layout::Notice::Error(err.message),
+            err.status.max(StatusCode::BAD_REQUEST),
+        )),
+    }
+}
+
 /// A signed-in page, answered 200.
 pub(crate) fn ok(markup: maud::Markup) -> PageResult {
     Ok(layout::html(StatusCode::OK, markup))

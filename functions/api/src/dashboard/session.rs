@@ -24,9 +24,11 @@ use linkledger_store::ports::ErrorChain;
 
 use super::forms::Form;
 use super::layout::{self, Notice};
+use super::PageError;
 use crate::auth::Caller;
 use crate::limits::{bucket, Refused};
 use crate::ApiState;
+use linkledger_http::HttpError;
 
 const COOKIE_NAME: &str = "ll_session";
 /// The cookie of a browser on the sign-in page, tying the sign-in form to it (login CSRF).
@@ -50,31 +52,26 @@ impl Viewer {
     }
 
     /// A form post's fields, if it came from one of this session's pages.
-    pub fn form(&self, headers: &HeaderMap, body: &Bytes) -> Result<Form, Box<Response>> {
+    pub fn form(&self, headers: &HeaderMap, body: &Bytes) -> Result<Form, PageError> {
         same_site(headers)?;
         let form = Form::parse(body);
         let sent = form.get("csrf").unwrap_or("");
         if !bool::from(sent.as_bytes().ct_eq(self.form_token.as_bytes())) {
-            return Err(Box::new(refused(
+            return Err(HttpError::forbidden(
                 "this form has expired; reload the page and try again",
-            )));
+            )
+            .into());
         }
         Ok(form)
     }
 }
 
-fn refused(message: &str) -> Response {
-    layout::error_page(StatusCode::FORBIDDEN, message)
-}
-
 /// A post must come from this dashboard: the browser's `Sec-Fetch-Site` (when sent) is
 /// `same-origin`, and its `Origin` (when sent) is this host.
-fn same_site(headers: &HeaderMap) -> Result<(), Box<Response>> {
+fn same_site(headers: &HeaderMap) -> Result<(), PageError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
-            return Err(Box::new(refused(
-                "forms are accepted from this dashboard only",
-            )));
+            return Err(HttpError::forbidden("forms are accepted from this dashboard only").into());
         }
     }
     if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -84,9 +81,7 @@ fn same_site(headers: &HeaderMap) -> Result<(), Box<Response>> {
             .unwrap_or("");
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
         if origin_host != host {
-            return Err(Box::new(refused(
-                "forms are accepted from this dashboard only",
-            )));
+            return Err(HttpError::forbidden("forms are accepted from this dashboard only").into());
         }
     }
     Ok(())
@@ -277,8 +272,8 @@ pub(crate) async fn sign_in(
         tracing::warn!("dashboard sign-in refused: too many failures from one address");
         return too_many(refusal);
     }
-    if let Err(response) = same_site(headers) {
-        return *response;
+    if let Err(refused) = same_site(headers) {
+        return refused.into_response();
     }
     let Some(nonce) = cookie(headers, SIGN_IN_COOKIE) else {
         return see_other(SIGN_IN_PATH);
@@ -360,8 +355,8 @@ pub(crate) async fn sign_out(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return *response;
+    if let Err(refused) = viewer.form(&headers, &body) {
+        return refused.into_response();
     }
     if let Err(err) = state.store.end_session(&token_hash(&viewer.token)).await {
         tracing::error!(error = %ErrorChain(&err), "dashboard session not ended");

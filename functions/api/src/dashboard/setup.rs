@@ -154,10 +154,7 @@ pub(crate) async fn set_secret(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let set = async {
         let input = input(json!({"secret": form.string("secret")}))?;
         crate::secrets::put_secret(
@@ -326,10 +323,7 @@ pub(crate) async fn issue_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    let form = match viewer.form(&headers, &body) {
-        Ok(form) => form,
-        Err(response) => return Ok(*response),
-    };
+    let form = viewer.form(&headers, &body)?;
     let issued = async {
         let input = input(json!({"role": form.string("role"), "label": form.string("label")}))?;
         crate::keys::create_key(State(state.clone()), viewer.caller.clone(), Json(input)).await
@@ -362,9 +356,7 @@ pub(crate) async fn key_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> PageResult {
-    if let Err(response) = viewer.form(&headers, &body) {
-        return Ok(*response);
-    }
+    viewer.form(&headers, &body)?;
     let done = async {
         viewer.caller.admin()?;
         if !matches!(action.as_str(), "revoke" | "rotate") {
