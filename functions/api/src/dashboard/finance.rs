@@ -380,13 +380,13 @@ async fn settlement_markup(
                                     (layout::csrf(viewer))
                                     label for={ "ref-" (payout) } class="sr" { "Payment reference for " (line.creator_id) }
                                     input id={ "ref-" (payout) } name="external_ref" type="text" placeholder="payment reference" required;
-                                    button type="submit" aria-label={ "Mark payout to " (line.creator_id) " paid" } { "Mark paid" }
+                                    button type="submit" aria-label={ "Mark paid: payout to " (line.creator_id) } { "Mark paid" }
                                 }
                                 form method="post" action={ "/dashboard/payouts/" (payout) "/failed?date=" (report.run.date) } class="inline" {
                                     (layout::csrf(viewer))
                                     label for={ "why-" (payout) } class="sr" { "Why the payout to " (line.creator_id) " failed" }
                                     input id={ "why-" (payout) } name="reason" type="text" placeholder="reason" required;
-                                    button type="submit" aria-label={ "Mark payout to " (line.creator_id) " failed" } { "Mark failed" }
+                                    button type="submit" aria-label={ "Mark failed: payout to " (line.creator_id) } { "Mark failed" }
                                 }
                             }
                         }

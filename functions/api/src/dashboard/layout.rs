@@ -49,6 +49,7 @@ fn head(title: &str) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · linkledger" }
+            link rel="icon" href="data:,";
             link rel="stylesheet" href="/dashboard/assets/app.css";
             script src="/dashboard/assets/app.js" defer {}
         }

@@ -217,7 +217,7 @@ async fn program_markup(
                     }
                 }
             }
-            section aria-labelledby="enrolled" {
+            section {
                 h2 id="enrolled" { "Enrolled creators" }
                 (layout::table("Enrolled creators", &["Creator", "Enrolled"], html! {
                     @for e in &enrolments.items {
@@ -225,9 +225,9 @@ async fn program_markup(
                     }
                 }))
             }
-            section aria-labelledby="codes" {
+            section {
                 h2 id="codes" { "Promo codes" }
-                (layout::table("Promo codes", &["Code", "Creator", "Created", "State", ""], html! {
+                (layout::table("Promo codes", &["Code", "Creator", "Created", "State", "Actions"], html! {
                     @for c in &codes.items {
                         tr {
                             td { (layout::code(&c.code)) } td { (c.creator_id) } td { (layout::when(&c.created_at)) }
@@ -485,7 +485,7 @@ async fn creator_markup(
                 }
             }
             p { "Creator " span data-creator-id=(creator.id) { (layout::code(&creator.id.to_string())) } ", paid at " (creator.payout_email) "." }
-            section aria-labelledby="creator-links" {
+            section {
                 h2 id="creator-links" { "Links" }
                 (links_table(viewer, &links.items))
             }
@@ -580,7 +580,14 @@ pub(crate) async fn issue_creator_key(
 pub(crate) fn links_table(viewer: &Viewer, links: &[crate::wire::links::Link]) -> Markup {
     layout::table(
         "Links",
-        &["Code", "Short link", "Destination", "State", "QR code", ""],
+        &[
+            "Code",
+            "Short link",
+            "Destination",
+            "State",
+            "QR code",
+            "Actions",
+        ],
         html! {
             @for link in links {
                 @let short = format!("{}/{}", viewer.origin, link.code);

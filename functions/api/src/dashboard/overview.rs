@@ -220,7 +220,7 @@ async fn live_section(
         (daily(&days))
         div class="two" {
             @if let Some(creators) = &top_creators {
-                section aria-labelledby="top-creators" {
+                section {
                     h2 id="top-creators" { "Top creators" }
                     (layout::table("Top creators", &["Creator", "Clicks", "Sales", "Revenue", "Commission"], html! {
                         @for (id, name, f) in creators {
@@ -233,7 +233,7 @@ async fn live_section(
                     }))
                 }
             }
-            section aria-labelledby="top-links" {
+            section {
                 h2 id="top-links" { "Top links" }
                 (layout::table("Top links", &["Link", "Clicks", "Unique", "Sales", "Commission"], html! {
                     @for row in &links.rows {

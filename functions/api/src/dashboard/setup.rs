@@ -117,7 +117,7 @@ async fn connections_markup(
                         form method="post" action={ "/dashboard/connections/" (program) "/" (platform.as_str()) } {
                             (layout::csrf(viewer))
                             (layout::field(&format!("secret-{}", platform.as_str()), "Secret (leave empty to generate one)", "secret", "password", "", ""))
-                            p { button type="submit" aria-label={ "Set " (name) " secret" } { "Set secret" } }
+                            p { button type="submit" { "Set " (name) " secret" } }
                         }
                         h3 { "Last deliveries" }
                         @if recent.is_empty() {
