@@ -121,7 +121,7 @@ pub async fn aws_table() -> Option<DynamoTable> {
     if !aws_enabled() {
         return None;
     }
-    let client = aws_sdk_dynamodb::Client::new(&aws::sdk_config().await);
+    let client = aws_sdk_dynamodb::Client::new(&aws::lambda_sdk_config().await);
     let name = unique_name("contract");
     aws::create_table(&client, &name)
         .await
@@ -137,7 +137,7 @@ pub async fn aws_table_with_stream(
     if !aws_enabled() {
         return None;
     }
-    let config = aws::sdk_config().await;
+    let config = aws::lambda_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let name = unique_name("stats");
     aws::create_table(&client, &name)
@@ -162,7 +162,7 @@ pub async fn aws_queue() -> Option<SqsQueue> {
     if !aws_enabled() {
         return None;
     }
-    let client = aws_sdk_sqs::Client::new(&aws::sdk_config().await);
+    let client = aws_sdk_sqs::Client::new(&aws::lambda_sdk_config().await);
     let name = unique_name("contract");
     let (url, dlq_url) = aws::create_queue_pair(&client, &name)
         .await

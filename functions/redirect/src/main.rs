@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         .click_hash_secret
         .clone()
         .ok_or("LINKLEDGER_CLICK_HASH_SECRET is required on Lambda")?;
-    let backends = Backends::connect(&config.backend).await?;
+    let backends = Backends::connect_on_lambda(&config.backend).await?;
     let state = RedirectState::new(
         backends.store,
         VisitorKey::new(secret.expose()),

@@ -11,7 +11,7 @@ use linkledger_wiring::config::{Backends, Config};
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     linkledger_wiring::telemetry::init_tracing(config.log_format);
-    let backends = Backends::connect(&config.backend).await?;
+    let backends = Backends::connect_on_lambda(&config.backend).await?;
     let chunks = backends
         .settlement
         .clone()

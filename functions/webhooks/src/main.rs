@@ -9,7 +9,7 @@ use linkledger_wiring::config::{Backends, Config};
 async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     linkledger_wiring::telemetry::init_tracing(config.log_format);
-    let backends = Backends::connect(&config.backend).await?;
+    let backends = Backends::connect_on_lambda(&config.backend).await?;
     let conversions = backends.conversions.ok_or(
         "LINKLEDGER_CONVERSIONS_QUEUE_URL and LINKLEDGER_CONVERSIONS_DLQ_URL are required",
     )?;

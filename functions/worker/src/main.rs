@@ -10,7 +10,7 @@ use linkledger_wiring::config::{Backends, Config};
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     linkledger_wiring::telemetry::init_tracing(config.log_format);
-    let store = Backends::connect(&config.backend).await?.store;
+    let store = Backends::connect_on_lambda(&config.backend).await?.store;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(linkledger_worker::handle_sqs_batch(store, event.payload).await)

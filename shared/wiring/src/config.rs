@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "aws")]
-use linkledger_aws::{sdk_config, DynamoTable, SqsQueue};
+use linkledger_aws::{DynamoTable, SqsQueue};
 #[cfg(feature = "sqlite")]
 use linkledger_sqlite::SqliteDb;
 use linkledger_store::ports::{Queue, StoreError, Table};
@@ -160,8 +160,37 @@ pub struct Backends {
     pub sqlite: Option<SqliteDb>,
 }
 
+/// What loading the SDK's configuration gives: the configuration with the AWS backend built in.
+#[cfg(feature = "aws")]
+type SdkOrNothing = linkledger_aws::SdkConfig;
+#[cfg(not(feature = "aws"))]
+type SdkOrNothing = ();
+
 impl Backends {
+    /// The backends `backend` names; on AWS with the SDK's whole default credential chain
+    /// (profiles, SSO, ...: the local binary on a developer's machine).
     pub async fn connect(backend: &Backend) -> Result<Self, ConfigError> {
+        #[cfg(feature = "aws")]
+        return Self::connect_with(backend, linkledger_aws::sdk_config).await;
+        #[cfg(not(feature = "aws"))]
+        return Self::connect_with(backend, || async {}).await;
+    }
+
+    /// The backends of a Lambda function: on AWS with what the Lambda runtime puts in the
+    /// environment only ([`linkledger_aws::lambda_sdk_config`]), so the default chain's
+    /// providers are not linked into the function.
+    #[cfg(feature = "aws")]
+    pub async fn connect_on_lambda(backend: &Backend) -> Result<Self, ConfigError> {
+        Self::connect_with(backend, linkledger_aws::lambda_sdk_config).await
+    }
+
+    async fn connect_with<F, Fut>(backend: &Backend, load_sdk: F) -> Result<Self, ConfigError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = SdkOrNothing>,
+    {
+        #[cfg(not(feature = "aws"))]
+        let _ = load_sdk;
         match backend {
             #[cfg(not(feature = "sqlite"))]
             Backend::Sqlite { .. } => Err(ConfigError::NotBuilt("sqlite")),
@@ -191,7 +220,7 @@ impl Backends {
                 settlement_dlq_url,
                 finance_queue_url,
             } => {
-                let sdk = sdk_config().await;
+                let sdk = load_sdk().await;
                 let table: Arc<dyn Table> = Arc::new(DynamoTable::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     table.clone(),

@@ -41,19 +41,60 @@ where
     Box::new(err)
 }
 
-/// The SDK configuration from the environment (`AWS_REGION`, credentials,
-/// `AWS_ENDPOINT_URL` for moto_server or DynamoDB Local, ...).
+/// The SDK's shared configuration (what [`sdk_config`] and [`lambda_sdk_config`] load).
+pub use aws_config::SdkConfig;
+
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK configuration by the SDK's whole default chain: the environment, then profiles,
+/// SSO, web identity, the container and instance metadata (the local binary on a developer's
+/// machine, tests and tools).
 ///
 /// The HTTP client is chosen here rather than by the SDK's `default-https-client` feature:
 /// rustls with the ring provider (plain HTTP for a local emulator still works), which keeps
 /// aws-lc-rs and its C build out of every Lambda package.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client)
+        .http_client(https_client())
         .load()
         .await
+}
+
+/// The SDK configuration of a Lambda function: what its runtime sets in the environment
+/// (`AWS_REGION`, the role's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`), and
+/// `AWS_ENDPOINT_URL` when set (an emulator). Nothing else is looked for: the default chain's
+/// profile, SSO, STS and metadata providers are never linked into the Lambda packages (about
+/// 350 KiB of code). The standard retry and timeout defaults apply.
+pub async fn lambda_sdk_config() -> aws_config::SdkConfig {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
+    use aws_config::meta::region::ProvideRegion;
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                EnvironmentVariableCredentialsProvider::new(),
+            ),
+        )
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .retry_config(aws_smithy_types::retry::RetryConfig::standard())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .http_client(https_client());
+    if let Some(sleep) = aws_smithy_async::rt::sleep::default_async_sleep() {
+        builder = builder.sleep_impl(sleep);
+    }
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        if !url.trim().is_empty() {
+            builder = builder.endpoint_url(url.trim());
+        }
+    }
+    builder.build()
 }
