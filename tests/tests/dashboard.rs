@@ -16,6 +16,8 @@ use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};
 /// A browser: its cookies, its address, and the form token of the last page it read.
 struct Browser<'a> {
     app: &'a TestApp,
+    /// The app's router, or one with other settings over the same store.
+    router: axum::Router,
     cookies: BTreeMap<String, String>,
     address: String,
     form_token: String,
@@ -23,6 +25,7 @@ struct Browser<'a> {
 
 struct Page {
     status: StatusCode,
+    retry_after: String,
     location: String,
     set_cookies: Vec<String>,
     html: String,
@@ -32,6 +35,7 @@ impl<'a> Browser<'a> {
     fn new(app: &'a TestApp, address: &str) -> Self {
         Self {
             app,
+            router: app.router.clone(),
             cookies: BTreeMap::new(),
             address: address.to_string(),
             form_token: String::new(),
@@ -51,7 +55,19 @@ impl<'a> Browser<'a> {
             .header("cookie", cookie)
             .body(body)
             .expect("a valid request");
-        let reply: Reply = self.app.send(request).await;
+        let response = tower::ServiceExt::oneshot(self.router.clone(), request)
+            .await
+            .expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("read the body");
+        let reply = Reply {
+            status,
+            headers,
+            json: serde_json::Value::String(String::from_utf8_lossy(&bytes).into()),
+        };
         let set_cookies: Vec<String> = reply
             .headers
             .get_all("set-cookie")
@@ -81,6 +97,7 @@ impl<'a> Browser<'a> {
         }
         Page {
             status: reply.status,
+            retry_after: reply.header("retry-after").to_string(),
             location: reply.header("location").to_string(),
             set_cookies,
             html,
@@ -919,4 +936,52 @@ async fn api_requests_past_a_keys_limit_get_429_with_retry_after() {
     let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(body["error"]["code"], "rate_limited");
     assert_eq!(call(creator_key).await.status(), StatusCode::OK);
+}
+
+/// A key's page views past the dashboard's limit get a 429 page with `Retry-After`, however many
+/// sessions the key opens.
+#[tokio::test]
+async fn dashboard_pages_past_a_keys_limit_get_429_with_retry_after() {
+    use linkledger_api::limits::{Limits, RequestLimit};
+    let app = TestApp::sqlite().await;
+    let router = linkledger_api::router(std::sync::Arc::new(
+        linkledger_api::ApiState::new(app.store.clone()).with_limits(Limits {
+            dashboard: RequestLimit::new(1, 4),
+            ..Limits::default()
+        }),
+    ));
+    let mut first = Browser::new(&app, "198.51.100.30");
+    first.router = router.clone();
+    assert_eq!(
+        first.sign_in(&app.admin).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut second = Browser::new(&app, "198.51.100.31");
+    second.router = router;
+    assert_eq!(
+        second.sign_in(&app.admin).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(first.get("/dashboard/programs").await.status);
+        statuses.push(second.get("/dashboard/programs").await.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        4,
+        "the key's burst, shared by its two sessions: {statuses:?}"
+    );
+    let limited = first.get("/dashboard/programs").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+        "{}",
+        limited.retry_after
+    );
+    assert!(
+        limited.html.contains("Too many requests"),
+        "{}",
+        limited.html
+    );
 }

@@ -25,7 +25,8 @@ use linkledger_http::{ErrorCode, HttpError};
 /// Requests per second one key may make to `/api`, sustained, and the burst it may spend at once.
 pub const API_PER_SECOND: u32 = 100;
 pub const API_BURST: u32 = 1000;
-/// Page views and form posts per second of one dashboard session (or one address signed out).
+/// Page views and form posts per second of one dashboard session, and of all the sessions of one
+/// key together.
 pub const DASHBOARD_PER_SECOND: u32 = 20;
 pub const DASHBOARD_BURST: u32 = 200;
 /// Failed sign-ins one client address may make in [`SIGN_IN_WINDOW`]; then sign-in is refused

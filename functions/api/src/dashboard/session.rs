@@ -178,6 +178,12 @@ impl FromRequestParts<Arc<ApiState>> for Viewer {
         else {
             return Err(see_other(SIGN_IN_PATH));
         };
+        // Per key too: one key's many sessions share its limit.
+        state
+            .limits()
+            .dashboard
+            .check(&bucket("key", &session.key_hash))
+            .map_err(too_many)?;
         let key = state
             .store
             .api_key_by_hash(&session.key_hash)
