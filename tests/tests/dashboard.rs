@@ -14,8 +14,7 @@ use linkledger_tests::on_both_backends;
 use linkledger_tests::webhooks::{now_unix, postback_headers, rfc3339_in};
 
 /// A browser: its cookies, its address, and the form token of the last page it read.
-struct Browser<'a> {
-    app: &'a TestApp,
+struct Browser {
     /// The app's router, or one with other settings over the same store.
     router: axum::Router,
     cookies: BTreeMap<String, String>,
@@ -31,10 +30,9 @@ struct Page {
     html: String,
 }
 
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp, address: &str) -> Self {
+impl Browser {
+    fn new(app: &TestApp, address: &str) -> Self {
         Self {
-            app,
             router: app.router.clone(),
             cookies: BTreeMap::new(),
             address: address.to_string(),
@@ -145,7 +143,7 @@ impl<'a> Browser<'a> {
         self.post("/dashboard/sign-in", &[("key", key)]).await
     }
 
-    async fn signed_in(app: &'a TestApp, key: &str) -> Browser<'a> {
+    async fn signed_in(app: &TestApp, key: &str) -> Browser {
         let mut browser = Browser::new(app, "198.51.100.20");
         let page = browser.sign_in(key).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
