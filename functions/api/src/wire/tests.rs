@@ -252,11 +252,13 @@ fn programs_and_enrolments() {
         "creator_id": CRE,
         "enrolled_at": "2026-11-01T10:00:00Z"
     }));
+    // Stored without `disabled` while it is false; the wire always says it.
     answers_as_read::<core::link::PromoCode, super::programs::PromoCode>(json!({
         "code": "ANNA10",
         "program_id": PRG,
         "creator_id": CRE,
-        "created_at": "2026-11-01T10:00:00Z"
+        "created_at": "2026-11-01T10:00:00Z",
+        "disabled": true
     }));
 }
 
