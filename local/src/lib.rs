@@ -32,7 +32,11 @@ pub fn app(
     ));
     let forget = redirect.clone();
     let webhooks = Arc::new(WebhookState::new(store.clone(), conversions));
-    let mut api = ApiState::new(store).on_link_change(Arc::new(move |code| forget.forget(code)));
+    // `serve` has checked the settings at start-up (`Limits::from_env`).
+    let limits = linkledger_api::limits::Limits::from_env().unwrap_or_default();
+    let mut api = ApiState::new(store)
+        .with_limits(limits)
+        .on_link_change(Arc::new(move |code| forget.forget(code)));
     if let Some(finance) = finance {
         api = api.with_finance(finance);
     }

@@ -232,6 +232,8 @@ async fn serve(
         .conversions
         .clone()
         .ok_or("the conversions queue is not configured")?;
+    // A bad rate setting stops `serve` here, with its reason.
+    linkledger_api::limits::Limits::from_env()?;
     let app = linkledger::app(
         backends.store.clone(),
         conversions.clone(),

@@ -160,6 +160,50 @@ impl Default for Limits {
     }
 }
 
+/// A rate setting that is not `PER_SECOND/BURST` in whole numbers above zero.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {value:?} is not PER_SECOND/BURST (two whole numbers above zero, e.g. 100/1000)")]
+pub struct RateSettingError {
+    name: &'static str,
+    value: String,
+}
+
+/// `PER_SECOND/BURST` from the environment variable `name`, or `default` when it is unset.
+fn rate_from_env(
+    name: &'static str,
+    default: (u32, u32),
+) -> Result<RequestLimit, RateSettingError> {
+    let Ok(value) = std::env::var(name) else {
+        return Ok(RequestLimit::new(default.0, default.1));
+    };
+    match parse_rate(&value) {
+        Some((rate, burst)) => Ok(RequestLimit::new(rate, burst)),
+        None => Err(RateSettingError { name, value }),
+    }
+}
+
+fn parse_rate(value: &str) -> Option<(u32, u32)> {
+    let (rate, burst) = value.split_once('/')?;
+    let rate: u32 = rate.trim().parse().ok()?;
+    let burst: u32 = burst.trim().parse().ok()?;
+    (rate > 0 && burst > 0).then_some((rate, burst))
+}
+
+impl Limits {
+    /// The defaults, or what `LINKLEDGER_API_RATE` and `LINKLEDGER_DASHBOARD_RATE` set
+    /// (`PER_SECOND/BURST`, e.g. `100/1000`).
+    pub fn from_env() -> Result<Self, RateSettingError> {
+        Ok(Self {
+            api: rate_from_env("LINKLEDGER_API_RATE", (API_PER_SECOND, API_BURST))?,
+            dashboard: rate_from_env(
+                "LINKLEDGER_DASHBOARD_RATE",
+                (DASHBOARD_PER_SECOND, DASHBOARD_BURST),
+            )?,
+            sign_ins: FailedSignIns::default(),
+        })
+    }
+}
+
 /// The name a limit keeps for a credential or an address: a short hash, never the thing itself.
 pub fn bucket(kind: &str, value: &str) -> String {
     let digest = Sha256::digest(format!("{kind}|{value}").as_bytes());
@@ -181,6 +225,15 @@ mod tests {
         assert!(refused.retry_after_secs() >= 1);
         // Another key has its own bucket.
         assert_eq!(limit.check("b"), Ok(()));
+    }
+
+    #[test]
+    fn a_rate_setting_is_per_second_slash_burst() {
+        assert_eq!(parse_rate("100/1000"), Some((100, 1000)));
+        assert_eq!(parse_rate(" 5 / 7 "), Some((5, 7)));
+        for bad in ["", "100", "0/10", "10/0", "-1/5", "a/b", "1/2/3"] {
+            assert_eq!(parse_rate(bad), None, "{bad}");
+        }
     }
 
     #[test]

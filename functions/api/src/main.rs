@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use linkledger_api::limits::Limits;
 use linkledger_api::{router, ApiState};
 use linkledger_wiring::config::{Backends, Config};
 
@@ -10,7 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     linkledger_wiring::telemetry::init_tracing(config.log_format);
     let backends = Backends::connect_on_lambda(&config.backend).await?;
-    let mut state = ApiState::new(backends.store);
+    let mut state = ApiState::new(backends.store).with_limits(Limits::from_env()?);
     if let Some(queue) = backends.settlement {
         state = state.with_settlement_queue(queue);
     }
