@@ -1,6 +1,8 @@
 //! What one conversion costs on the AWS adapters, counted by their own operation counters
 //! (DynamoDB and SQS on the emulator): the webhook is two key reads (none while its program's
-//! terms are kept, `functions/webhooks/src/terms.rs`) and **one SQS send**; the
+//! terms are kept, `functions/webhooks/src/terms.rs`), **one SQS send** and at most one write
+//! a second per program, platform and result to the delivery log
+//! (`functions/webhooks/src/deliveries.rs`); the
 //! booking is a handful of key reads and **one transactional write** (BENCHMARKS.md).
 
 use std::sync::Arc;
@@ -60,8 +62,8 @@ async fn a_booked_conversion_costs_one_sqs_send_and_one_transactional_write_on_a
     );
     assert_eq!(
         webhook_table,
-        (2, 0),
-        "program and secret read, nothing written"
+        (2, 1),
+        "program and secret read, one delivery log entry written"
     );
     assert_eq!(webhook_sqs, (0, 1), "one SendMessage");
 
@@ -80,7 +82,8 @@ async fn a_booked_conversion_costs_one_sqs_send_and_one_transactional_write_on_a
     // empty), not a cost of the conversion: on Lambda the event source receives for the worker.
     assert_eq!(booking_sqs.1, 1, "one DeleteMessage");
 
-    // The next delivery within the second finds the program's terms kept: no read at all.
+    // The next delivery within the second finds the program's terms kept: no read at all; and
+    // its result was logged less than a second ago: no write either.
     let again = json!({"event": "sale", "order_id": "cost-2", "amount": "100.00",
         "currency": "USD", "click_id": click, "occurred_at": rfc3339_in(60)})
     .to_string();
@@ -96,7 +99,7 @@ async fn a_booked_conversion_costs_one_sqs_send_and_one_transactional_write_on_a
     assert_eq!(
         diff(app.table.op_counts(), table_before),
         (0, 0),
-        "a warm delivery reads nothing"
+        "a warm delivery reads and writes nothing"
     );
     assert_eq!(diff(sqs.op_counts(), sqs_before), (0, 1), "one SendMessage");
 }

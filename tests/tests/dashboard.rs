@@ -417,6 +417,38 @@ async fn a_brand_sets_up_through_forms_and_sees_its_first_click_and_sale(app: Te
         )
         .await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.json);
+    // A delivery with a wrong signature, a second later (the log keeps one per result and
+    // second).
+    app.clock.advance(time::Duration::seconds(1));
+    let forged = app
+        .deliver(
+            &format!("/postback/{program}"),
+            &postback_headers("not_the_secret_at_all", &body, now_unix()),
+            &body,
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    // The connections page shows both: the brand sees its store is connected, and what failed.
+    let connections = browser
+        .get(&format!("/dashboard/connections?program={program}"))
+        .await;
+    assert_eq!(connections.status, StatusCode::OK);
+    let postback = connections
+        .html
+        .split("id=\"conn-postback\"")
+        .nth(1)
+        .expect("the postback section");
+    assert!(postback.contains("<td>sale</td>"), "{postback}");
+    assert!(postback.contains("accepted (200)"), "{postback}");
+    assert!(
+        postback.contains("the signature does not match the secret (401)"),
+        "{postback}"
+    );
+    assert!(
+        postback.find("does not match").unwrap_or(usize::MAX)
+            < postback.find("accepted (200)").unwrap_or(0),
+        "newest first"
+    );
     app.drain().await;
     app.roll_up().await;
 

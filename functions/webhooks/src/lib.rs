@@ -13,6 +13,7 @@
 // No arithmetic on a delivery's path can panic or wrap (amounts, quantities, paths' indices).
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
+mod deliveries;
 mod fields;
 mod json;
 mod postback;
@@ -56,6 +57,8 @@ pub struct WebhookState {
     pub conversions: Arc<dyn Queue>,
     /// Each program's click parameter and signing secrets, kept for a second (`terms.rs`).
     terms: terms::TermsCache,
+    /// When each (program, platform, result) was last written to the delivery log.
+    deliveries: deliveries::Throttle,
 }
 
 impl WebhookState {
@@ -64,6 +67,7 @@ impl WebhookState {
             store,
             conversions,
             terms: terms::TermsCache::default(),
+            deliveries: deliveries::Throttle::default(),
         }
     }
 }
@@ -220,6 +224,7 @@ async fn ingest(
     program: &str,
     headers: &HeaderMap,
     body: &[u8],
+    seen: &mut deliveries::Seen,
 ) -> Result<Accepted, HttpError> {
     let kind = platform.kind();
     let unknown = || HttpError::not_found("no such program");
@@ -229,6 +234,7 @@ async fn ingest(
         .get(&state.store, &program_id, kind)
         .await?
         .ok_or_else(unknown)?;
+    seen.program = Some(terms.program.clone());
     if platform.is_ping(headers, body) {
         return Ok(Accepted::Pong { pong: true });
     }
@@ -256,6 +262,7 @@ async fn ingest(
             .verify(&stored, headers, body, now)
             .map_err(signature_error)?;
     }
+    seen.verified = true;
     let strict = Strict::check(body).map_err(malformed)?;
     let facts = match platform
         .normalize(headers, strict, &terms.click_param, now)
@@ -343,10 +350,18 @@ macro_rules! platform_route {
             headers: HeaderMap,
             RawBody(body): RawBody,
         ) -> Result<Response, HttpError> {
-            let span = delivery_span(Platform::kind($platform), &program);
-            tracing::Instrument::instrument(ingest(&state, $platform, &program, &headers, &body), span)
-                .await
-                .map(IntoResponse::into_response)
+            let kind = Platform::kind($platform);
+            let span = delivery_span(kind, &program);
+            let mut seen = deliveries::Seen::default();
+            let answer = tracing::Instrument::instrument(
+                ingest(&state, $platform, &program, &headers, &body, &mut seen),
+                span.clone(),
+            )
+            .await;
+            // Once the answer is decided: logged for a known program, never changing it.
+            let record = deliveries::record(&state, kind, seen, &headers, &body, &answer);
+            tracing::Instrument::instrument(record, span).await;
+            answer.map(IntoResponse::into_response)
         }
     };
 }

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod commission;
 pub mod conversion;
 pub mod creator;
+pub mod delivery_log;
 pub mod destination;
 pub mod fx;
 pub mod ids;

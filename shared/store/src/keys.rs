@@ -354,3 +354,24 @@ pub fn stats_source(key: &Key) -> Option<StatsSource> {
 
 /// The partition prefixes of the records the stats count (the change feeds' filters).
 pub const STATS_SOURCE_PREFIXES: [&str; 3] = ["CLICK#", "CONV#", "LEDGER#"];
+
+// The webhook delivery log (`crate::deliveries`): never a stats source (no prefix above).
+
+/// The partition of one program's recent deliveries on one platform.
+pub fn delivery_log(program: &ProgramId, platform: Platform) -> String {
+    format!("DELIVERYLOG#{program}#{}", platform.as_str())
+}
+
+/// A logged delivery: its time in milliseconds (16 digits, zero-padded, so the sort key orders
+/// like the time) and `suffix` (random) so two deliveries of the same millisecond both stay.
+pub fn delivery_log_entry(
+    program: &ProgramId,
+    platform: Platform,
+    unix_ms: i64,
+    suffix: &str,
+) -> Key {
+    Key::new(
+        delivery_log(program, platform),
+        format!("{:016}#{suffix}", unix_ms.max(0)),
+    )
+}

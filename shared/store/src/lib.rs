@@ -9,6 +9,7 @@
 
 pub mod booking;
 mod conversions;
+mod deliveries;
 mod keys;
 pub mod ports;
 mod scoped;
@@ -21,6 +22,7 @@ pub use conversions::{
     BookingConflict, BookingWrite, ClickUse, ConversionFilter, Customer, MaskedSecret,
     WebhookSecret, DELIVERY_RETENTION_DAYS,
 };
+pub use deliveries::{DELIVERY_LOG_RETENTION_DAYS, MAX_RECENT_DELIVERIES};
 pub use settlements::LineWrite;
 
 use std::collections::{HashMap, HashSet};
