@@ -167,7 +167,33 @@ async fn the_log_lists_one_partition_newest_first_in_one_query(app: TestApp) {
         written[..1]
     );
 
-    // Two deliveries of the same millisecond both stay.
+    // Deliveries within one millisecond list newest first (the sort key holds nanoseconds).
+    let ms = now + time::Duration::milliseconds(2);
+    let within: Vec<Delivery> = [100, 400, 700]
+        .into_iter()
+        .map(|micros| {
+            delivery(
+                &program,
+                Platform::Woocommerce,
+                ms + time::Duration::microseconds(micros),
+                "order.updated",
+                DeliveryResult::Accepted,
+            )
+        })
+        .collect();
+    for d in [&within[1], &within[2], &within[0]] {
+        store.record_delivery(d).await.unwrap();
+    }
+    let listed = store
+        .recent_deliveries(&program, Platform::Woocommerce, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        [within[2].clone(), within[1].clone(), within[0].clone()]
+    );
+
+    // Two deliveries of the same instant both stay.
     let same = now + time::Duration::milliseconds(1);
     for result in [DeliveryResult::Accepted, DeliveryResult::Unavailable] {
         store

@@ -6,7 +6,6 @@
 
 use super::{decode_page, encode, keys, Store};
 use crate::ports::{Condition, Index, Item, Query, SkRange, StoreError};
-use linkledger_core::clock::unix_ms;
 use linkledger_core::conversion::Platform;
 use linkledger_core::delivery_log::Delivery;
 use linkledger_core::ids::{random_token, ProgramId};
@@ -23,7 +22,7 @@ impl Store {
         let key = keys::delivery_log_entry(
             &delivery.program_id,
             delivery.platform,
-            unix_ms(delivery.at),
+            delivery.at.unix_timestamp_nanos(),
             &random_token(6),
         );
         let expires_at = delivery

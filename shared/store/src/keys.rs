@@ -362,16 +362,18 @@ pub fn delivery_log(program: &ProgramId, platform: Platform) -> String {
     format!("DELIVERYLOG#{program}#{}", platform.as_str())
 }
 
-/// A logged delivery: its time in milliseconds (16 digits, zero-padded, so the sort key orders
-/// like the time) and `suffix` (random) so two deliveries of the same millisecond both stay.
+/// A logged delivery: its time in Unix nanoseconds (20 digits, zero-padded, so the sort key
+/// orders exactly like the time: two deliveries answered within one millisecond still list
+/// newest first) and `suffix` (random) so two deliveries of the same instant both stay.
+/// (Entries keyed by milliseconds, 16 digits, written before this sort before every newer one.)
 pub fn delivery_log_entry(
     program: &ProgramId,
     platform: Platform,
-    unix_ms: i64,
+    unix_nanos: i128,
     suffix: &str,
 ) -> Key {
     Key::new(
         delivery_log(program, platform),
-        format!("{:016}#{suffix}", unix_ms.max(0)),
+        format!("{:020}#{suffix}", unix_nanos.max(0)),
     )
 }
